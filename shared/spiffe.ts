@@ -36,3 +36,10 @@ export function parseSpiffeId(uri: string): WorkloadIdentity | undefined {
   }
   return { trustDomain, namespace, serviceAccount };
 }
+
+/** The control plane's own identity; proxies accept the gRPC server only if it presents this ID. */
+export const CONTROL_PLANE_NAMESPACE = 'mesh-system';
+export const CONTROL_PLANE_SERVICE_ACCOUNT = 'mesh-control-plane';
+export function controlPlaneSpiffeId(trustDomain: string): string {
+  return spiffeId({ trustDomain, namespace: CONTROL_PLANE_NAMESPACE, serviceAccount: CONTROL_PLANE_SERVICE_ACCOUNT });
+}
