@@ -178,14 +178,16 @@ async function readCert(file: string): Promise<string> {
 
 async function readIntermediates(file: string, count: number): Promise<string[]> {
   const text = await read(file);
-  let blocks;
+  let certs: X509Certificate[];
   try {
-    blocks = pemBlocks(text).filter((b) => b.label === 'CERTIFICATE');
+    certs = pemBlocks(text)
+      .filter((b) => b.label === 'CERTIFICATE')
+      .map((b) => new X509Certificate(b.der));
   } catch (e) {
-    throw new CaMaterialError(file, `not readable PEM (truncated or corrupted?): ${asError(e).message}`, { cause: e });
+    throw new CaMaterialError(file, `not readable PEM certificates (truncated or corrupted?): ${asError(e).message}`, { cause: e });
   }
-  if (blocks.length !== count) throw new CaMaterialError(file, `holds ${blocks.length} certificates; the manifest says ${count}`);
-  return blocks.map((b) => new X509Certificate(b.der).toString());
+  if (certs.length !== count) throw new CaMaterialError(file, `holds ${certs.length} certificates; the manifest says ${count}`);
+  return certs.map((c) => c.toString());
 }
 
 async function readKey(file: string, log?: Logger): Promise<KeyObject> {

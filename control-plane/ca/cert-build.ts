@@ -45,8 +45,8 @@ export interface TbsParts {
   readonly serial: Buffer;
   readonly signer: CaSigner;
   readonly issuer: Buffer;
-  readonly notBeforeMs: number;
-  readonly notAfterMs: number;
+  /** See `validity`. */
+  readonly validity: Buffer;
   readonly subject: Buffer;
   readonly spki: Buffer;
   readonly extensions: readonly Buffer[];
@@ -58,11 +58,15 @@ export function tbsCertificate(p: TbsParts): Buffer {
     p.serial,
     p.signer.algId,
     p.issuer,
-    seq(time(p.notBeforeMs), time(p.notAfterMs)),
+    p.validity,
     p.subject,
     p.spki,
     explicit(3, tlv(TAG.SEQUENCE, p.extensions)),
   );
+}
+
+export function validity(notBeforeMs: number, notAfterMs: number): Buffer {
+  return seq(time(notBeforeMs), time(notAfterMs));
 }
 
 /** Certificate DER: the TBS signed natively. */

@@ -54,9 +54,11 @@ interface EcCurve {
   readonly name: 'P-256' | 'P-384';
   readonly openssl: 'prime256v1' | 'secp384r1';
   readonly size: number;
+  readonly webcrypto: webcrypto.EcKeyImportParams;
 }
-const P256: EcCurve = { name: 'P-256', openssl: 'prime256v1', size: 32 };
-const P384: EcCurve = { name: 'P-384', openssl: 'secp384r1', size: 48 };
+const P256: EcCurve = { name: 'P-256', openssl: 'prime256v1', size: 32, webcrypto: { name: 'ECDSA', namedCurve: 'P-256' } };
+const P384: EcCurve = { name: 'P-384', openssl: 'secp384r1', size: 48, webcrypto: { name: 'ECDSA', namedCurve: 'P-384' } };
+const VERIFY_ONLY: webcrypto.KeyUsage[] = ['verify'];
 
 /**
  * May this CSR be signed for the workload that proved `expected`? Pure: returns what the certificate
@@ -78,7 +80,16 @@ export function checkCsr(csrPem: string, expected: WorkloadIdentity): ApprovedCs
 export async function checkCsrAsync(csrPem: string, expected: WorkloadIdentity): Promise<ApprovedCsr> {
   const csr = parsePem(csrPem);
   const kind = keyKind(csr);
-  return approve(csr, kind, kind === 'rsa' ? importRsa(csr) : await importEcRaw(csr, kind), expected);
+  let key: KeyObject;
+  if (kind === 'rsa') key = importRsa(csr);
+  else {
+    try {
+      key = KeyObject.from(await webcrypto.subtle.importKey('raw', uncompressedPoint(csr, kind), kind.webcrypto, true, VERIFY_ONLY));
+    } catch (e) {
+      throw badPoint(e);
+    }
+  }
+  return approve(csr, kind, key, expected);
 }
 
 function parsePem(csrPem: string): ParsedCsr {
@@ -203,15 +214,6 @@ function importEcJwk(csr: ParsedCsr, curve: EcCurve): KeyObject {
     const point = uncompressedPoint(csr, curve);
     const jwk = { kty: 'EC', crv: curve.name, x: point.toString('base64url', 1, 1 + curve.size), y: point.toString('base64url', 1 + curve.size) };
     return createPublicKey({ key: jwk, format: 'jwk' });
-  } catch (e) {
-    throw badPoint(e);
-  }
-}
-
-async function importEcRaw(csr: ParsedCsr, curve: EcCurve): Promise<KeyObject> {
-  try {
-    const key = await webcrypto.subtle.importKey('raw', uncompressedPoint(csr, curve), { name: 'ECDSA', namedCurve: curve.name }, true, ['verify']);
-    return KeyObject.from(key);
   } catch (e) {
     throw badPoint(e);
   }

@@ -1,5 +1,6 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { Clock } from '../../shared/clock.js';
+import { ConfigInvalidError } from '../../shared/errors.js';
 import { derToPem } from '../../shared/x509/pem.js';
 import type { CaMaterial } from './ca-material.js';
 import {
@@ -15,6 +16,7 @@ import {
   spkiKeyBits,
   subjectKeyIdExt,
   tbsCertificate,
+  validity,
   type CaSigner,
 } from './cert-build.js';
 
@@ -49,7 +51,13 @@ interface Ca {
 export function createCaHierarchy(o: CaHierarchyOptions): CaMaterial {
   const now = o.clock.now();
   const rootTtlMs = o.rootTtlMs ?? DEFAULT_ROOT_TTL_MS;
+  const issuingTtlMs = o.issuingTtlMs ?? DEFAULT_ISSUING_TTL_MS;
   const intermediates = o.intermediates ?? 0;
+  const problems: string[] = [];
+  if (!(rootTtlMs > 0)) problems.push(`ca.rootTtlMs: want > 0, got ${rootTtlMs}`);
+  if (!(issuingTtlMs > 0)) problems.push(`ca.issuingTtlMs: want > 0, got ${issuingTtlMs}`);
+  if (!Number.isInteger(intermediates) || intermediates < 0 || intermediates > 3) problems.push(`ca.intermediates: want 0..3, got ${intermediates}`);
+  if (problems.length) throw new ConfigInvalidError(problems);
   const root = makeCa(o.trustDomain, 'root', now, now + rootTtlMs, undefined, undefined);
   const chain: Ca[] = [];
   let parent = root;
@@ -58,7 +66,7 @@ export function createCaHierarchy(o: CaHierarchyOptions): CaMaterial {
     parent = makeCa(o.trustDomain, 'intermediate', now, Math.min(now + rootTtlMs, parent.notAfterMs), parent, intermediates - i);
     chain.unshift(parent);
   }
-  const issuing = makeCa(o.trustDomain, 'issuing', now, Math.min(now + (o.issuingTtlMs ?? DEFAULT_ISSUING_TTL_MS), parent.notAfterMs), parent, 0);
+  const issuing = makeCa(o.trustDomain, 'issuing', now, Math.min(now + issuingTtlMs, parent.notAfterMs), parent, 0);
   return {
     root: { certPem: root.certPem, key: root.key },
     intermediatesPem: chain.map((c) => c.certPem),
@@ -81,8 +89,7 @@ function makeCa(trustDomain: string, level: string, nowMs: number, notAfterMs: n
     serial: randomSerial(),
     signer: parent?.signer ?? signer,
     issuer: parent?.subject ?? subject,
-    notBeforeMs: nowMs - BACKDATE_MS,
-    notAfterMs: notAfter,
+    validity: validity(nowMs - BACKDATE_MS, notAfter),
     subject,
     spki,
     extensions,

@@ -23,6 +23,7 @@ import {
   spkiKeyBits,
   subjectKeyIdExt,
   tbsCertificate,
+  validity,
   type CaSigner,
 } from './cert-build.js';
 import { checkCsr, checkCsrAsync, type ApprovedCsr } from './csr-check.js';
@@ -73,6 +74,7 @@ export class Issuer {
   readonly #chainTailPem: readonly string[];
   /** No certificate may outlive any CA above it: the chain would stop verifying first. */
   readonly #caNotAfterMs: number;
+  #validity: { notBeforeMs: number; notAfterMs: number; der: Buffer } = { notBeforeMs: 0, notAfterMs: 0, der: Buffer.alloc(0) };
 
   constructor(material: CaMaterial, o: IssuerOptions) {
     const problems: string[] = [];
@@ -142,7 +144,11 @@ export class Issuer {
     }
     const serial = randomSerial();
     const extensions = [...(rsa ? this.#rsaExtensions : this.#ecExtensions), subjectKeyIdExt(keyIdentifier(keyBits)), extension(OID_DER.subjectAltName, false, sanDer)];
-    const tbs = tbsCertificate({ serial, signer: this.#signer, issuer: this.#issuerName, notBeforeMs, notAfterMs, subject: this.#subject, spki, extensions });
+    if (this.#validity.notBeforeMs !== notBeforeMs || this.#validity.notAfterMs !== notAfterMs) {
+      // Certificates issued within the same second share their validity encoding.
+      this.#validity = { notBeforeMs, notAfterMs, der: validity(notBeforeMs, notAfterMs) };
+    }
+    const tbs = tbsCertificate({ serial, signer: this.#signer, issuer: this.#issuerName, validity: this.#validity.der, subject: this.#subject, spki, extensions });
     const certPem = derToPem(signCertificate(tbs, this.#signer), 'CERTIFICATE');
     return { certPem, chainPem: [certPem, ...this.#chainTailPem], serialHex: integerHex(serial, readWhole(serial, TAG.INTEGER)), notBeforeMs, notAfterMs };
   }

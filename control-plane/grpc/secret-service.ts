@@ -11,7 +11,7 @@ import { Connections, type ProxyConnection } from './connections.js';
 import { toStatus } from './status-map.js';
 
 export interface CsrSigner {
-  signCsr(csrPem: string, identity: WorkloadIdentity, requestedTtlMs?: number): IssuedCert;
+  signCsrAsync(csrPem: string, identity: WorkloadIdentity, requestedTtlMs?: number): Promise<IssuedCert>;
 }
 
 /** What the secret stream hands out as trust, and which issuers it accepts renewal certificates from. */
@@ -119,7 +119,7 @@ export class SecretService {
       const started = performance.now();
       let issued: IssuedCert;
       try {
-        issued = this.d.signer.signCsr(req.csr_pem, cred.identity, req.requested_ttl_seconds ? req.requested_ttl_seconds * 1000 : undefined);
+        issued = await this.d.signer.signCsrAsync(req.csr_pem, cred.identity, req.requested_ttl_seconds ? req.requested_ttl_seconds * 1000 : undefined);
       } catch (e) {
         if (e instanceof CsrRefusedError) {
           this.d.metrics.csrRefused.inc({ reason: e.reason });

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -11,10 +12,12 @@ export const BIN = {
   meshctl: fileURLToPath(new URL('../../control-plane/cli/meshctl.js', import.meta.url)),
 } as const;
 
-export interface ListeningEvent {
-  event: 'listening';
+/** A JSON line a binary prints on stdout: `{"event":"listening",…}`, `{"event":"rotated",…}`. */
+export interface ProcessEvent {
+  event: string;
   [k: string]: unknown;
 }
+export type ListeningEvent = ProcessEvent;
 
 export interface MeshProcess {
   readonly name: string;
@@ -23,7 +26,11 @@ export interface MeshProcess {
   /** Resolves with the process's `{"event":"listening",…}` line; rejects if it exits first. */
   readonly listening: Promise<ListeningEvent>;
   /** Every JSON line the process printed on stdout, in order. */
-  readonly events: ListeningEvent[];
+  readonly events: ProcessEvent[];
+  /** Emits each stdout event under its name ('listening', 'ready', 'rotated', …) and 'exit'. */
+  readonly emitter: EventEmitter;
+  /** The next event with this name (or the latest one already seen when `seen` is true). */
+  next(name: string, timeoutMs?: number): Promise<ProcessEvent>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -44,7 +51,8 @@ export function startProcess(name: string, script: string, args: readonly string
     tail.push(b.toString());
     if (tail.length > 20) tail.shift();
   });
-  const events: ListeningEvent[] = [];
+  const events: ProcessEvent[] = [];
+  const emitter = new EventEmitter();
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   const listening = new Promise<ListeningEvent>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout ?? process.stdin });
@@ -56,11 +64,16 @@ export function startProcess(name: string, script: string, args: readonly string
         return;
       }
       if (typeof ev === 'object' && ev !== null && 'event' in ev) {
-        events.push(ev as ListeningEvent);
-        if ((ev as ListeningEvent).event === 'listening') resolve(ev as ListeningEvent);
+        const pe = ev as ProcessEvent;
+        events.push(pe);
+        emitter.emit(pe.event, pe);
+        if (pe.event === 'listening') resolve(pe);
       }
     });
-    void exited.then(([code, sig]) => reject(new Error(`${name} exited (${code ?? sig}) before listening:\n${tail.join('').slice(-2000)}`)));
+    void exited.then(([code, sig]) => {
+      emitter.emit('exit', code, sig);
+      reject(new Error(`${name} exited (${code ?? sig}) before listening:\n${tail.join('').slice(-2000)}`));
+    });
   });
   listening.catch(() => undefined);
   return {
@@ -69,6 +82,30 @@ export function startProcess(name: string, script: string, args: readonly string
     logFile,
     listening,
     events,
+    emitter,
+    next(eventName: string, timeoutMs = 30_000): Promise<ProcessEvent> {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`${name}: no "${eventName}" event within ${timeoutMs}ms (log: ${logFile})`));
+        }, timeoutMs);
+        const onEvent = (ev: ProcessEvent): void => {
+          cleanup();
+          resolve(ev);
+        };
+        const onExit = (code: number | null): void => {
+          cleanup();
+          reject(new Error(`${name} exited (${code}) while waiting for "${eventName}" (log: ${logFile})`));
+        };
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          emitter.off(eventName, onEvent);
+          emitter.off('exit', onExit);
+        };
+        emitter.on(eventName, onEvent);
+        emitter.once('exit', onExit);
+      });
+    },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);

@@ -17,9 +17,9 @@ export const PROXY_FLAGS: FlagDefs = {
   label: { type: 'string', value: 'KEY=VALUE', multiple: true, help: 'workload label, for policy selectors' },
   inbound: {
     type: 'string',
-    value: 'PORT/PROTO=HOST:PORT',
+    value: 'PORT/PROTO=LISTEN[=APP]',
     multiple: true,
-    help: 'serve service port PORT (protocol http|tcp) of the app at --app-host:PORT through an inbound listener at HOST:PORT',
+    help: 'serve service port PORT (http|tcp) through an inbound listener at LISTEN (host:port), forwarding to APP (host:port, default --app-host:PORT)',
   },
   'app-host': { type: 'string', value: 'HOST', default: '127.0.0.1', help: 'where the app listens (loopback in a pod)' },
   'advertise-host': { type: 'string', value: 'HOST', env: 'POD_IP', help: 'address other proxies reach the inbound listeners at (default: their listen host)' },
@@ -38,6 +38,7 @@ export interface InboundPort {
   readonly servicePort: number;
   readonly protocol: 'http' | 'tcp';
   readonly listen: HostPort;
+  readonly app: HostPort;
 }
 
 export interface UpstreamSpec {
@@ -69,7 +70,7 @@ export interface ProxyConfig {
   readonly logLevel: LevelWithSilent;
 }
 
-const INBOUND_RE = /^(\d{1,5})\/(http|tcp)=(.+)$/;
+const INBOUND_RE = /^(\d{1,5})\/(http|tcp)=([^=]+)(?:=([^=]+))?$/;
 const UPSTREAM_RE = /^(.+)=([^=:]+):(\d{1,5})$/;
 
 export function parseProxyConfig(values: ParsedCli['values']): ProxyConfig {
@@ -87,14 +88,17 @@ export function parseProxyConfig(values: ParsedCli['values']): ProxyConfig {
   const cp = p.hostPort('--control-plane', str(values, 'control-plane'), { host: '127.0.0.1', port: 15012 });
   p.check(cp.port !== 0, '--control-plane', 'a non-zero port', str(values, 'control-plane'));
 
+  const appHost = str(values, 'app-host') ?? '127.0.0.1';
   const inbound = strs(values, 'inbound').map((raw): InboundPort => {
     const m = INBOUND_RE.exec(raw);
     const port = m ? Number(m[1]) : 0;
+    const none = { host: '', port: 0 };
     if (!m || port < 1 || port > 65535) {
-      p.add('--inbound', 'PORT/http|tcp=HOST:PORT such as 8000/http=127.0.0.1:15006', raw);
-      return { servicePort: 0, protocol: 'tcp', listen: { host: '', port: 0 } };
+      p.add('--inbound', 'PORT/http|tcp=HOST:PORT[=APPHOST:APPPORT] such as 8000/http=127.0.0.1:15006', raw);
+      return { servicePort: 0, protocol: 'tcp', listen: none, app: none };
     }
-    return { servicePort: port, protocol: m[2] === 'http' ? 'http' : 'tcp', listen: p.hostPort('--inbound', m[3], { host: '', port: 0 }) };
+    const app = m[4] === undefined ? { host: appHost, port } : p.hostPort('--inbound (app)', m[4], none);
+    return { servicePort: port, protocol: m[2] === 'http' ? 'http' : 'tcp', listen: p.hostPort('--inbound', m[3], none), app };
   });
   const seen = new Set<number>();
   for (const i of inbound) {
@@ -131,7 +135,7 @@ export function parseProxyConfig(values: ParsedCli['values']): ProxyConfig {
     services: strs(values, 'service').length ? strs(values, 'service') : [serviceAccount],
     labels,
     inbound,
-    appHost: str(values, 'app-host') ?? '127.0.0.1',
+    appHost,
     advertiseHost: str(values, 'advertise-host'),
     upstreams,
     outboundListen: outboundRaw === 'off' ? undefined : p.hostPort('--outbound-listen', outboundRaw, { host: '127.0.0.1', port: 15001 }),

@@ -103,12 +103,15 @@ export function handshakeFailureReason(err: unknown): HandshakeFailureReason {
 /** A handshake failure this proxy decided (secure naming, no identity, policy, timeout). */
 export class HandshakeError extends MeshError {
   readonly code = 'MESH_ERR_PROXY_HANDSHAKE';
+  /** What the peer presented, when it got that far (secure naming refusals). */
+  readonly peerId: string | undefined;
   constructor(
     readonly reason: HandshakeFailureReason,
-    detail: string,
-    options?: ErrorOptions,
+    readonly detail: string,
+    options?: ErrorOptions & { peerId?: string },
   ) {
     super(`handshake failed (${reason}): ${detail}`, options);
+    this.peerId = options?.peerId;
   }
 }
 
