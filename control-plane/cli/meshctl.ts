@@ -2,10 +2,7 @@
 import { helpText, parseCli, runMain } from '../../shared/cli.js';
 import { UsageError } from '../../shared/errors.js';
 import type { Command } from './command.js';
-import { tokenCreate, tokenList, tokenRevoke } from './commands/token.js';
-import { caBundle } from './commands/ca.js';
-
-const COMMANDS: readonly Command[] = [tokenCreate, tokenRevoke, tokenList, caBundle];
+import { COMMANDS } from './commands/index.js';
 
 function overview(): string {
   const rows = COMMANDS.map((c) => `  ${c.name.padEnd(16)} ${c.summary.split('. ')[0]}`);

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
-import type { HandshakeFailureReason } from './handshake-errors.js';
+import { errnoCode } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logging.js';
+import { explainHandshakeFailure, type HandshakeFailureReason } from './handshake-errors.js';
 
 export type Direction = 'inbound' | 'outbound';
 /** How the bytes travelled: terminated/originated mTLS, plaintext, or someone else's TLS passed through. */
@@ -66,3 +68,45 @@ export interface ProxyEventMap {
  * await them.
  */
 export class ProxyEvents extends EventEmitter<ProxyEventMap> {}
+
+/**
+ * Logs the events an operator needs: every handshake failure (warn, with the peer address, both identities and
+ * the reason in words) and every unreachable upstream; connections only at debug. Returns the unsubscribe.
+ */
+export function logProxyEvents(events: ProxyEvents, log: Logger): () => void {
+  const onFailure = (e: HandshakeFailure): void => {
+    log.warn(
+      {
+        direction: e.direction,
+        reason: e.reason,
+        listener: e.listener,
+        peerAddress: e.peerAddress,
+        localId: e.localId,
+        peerId: e.peerId,
+        expectedIds: e.expectedIds,
+        code: errnoCode(e.error),
+        error: e.error.message,
+      },
+      `${e.direction} handshake failed (${e.reason}): ${explainHandshakeFailure(e.reason)}`,
+    );
+  };
+  const onUpstream = (e: UpstreamFailure): void => {
+    log.warn({ direction: e.direction, listener: e.listener, target: e.target, code: errnoCode(e.error), error: e.error.message }, `cannot reach ${e.target}`);
+  };
+  const onAccepted = (e: ConnectionAccepted): void => {
+    if (log.isLevelEnabled('debug')) log.debug({ ...e }, `${e.direction} connection (${e.tlsMode})`);
+  };
+  const onClosed = (e: ConnectionClosed): void => {
+    if (log.isLevelEnabled('debug')) log.debug({ ...e, error: e.error?.message }, `${e.direction} connection closed`);
+  };
+  events.on('handshake-failure', onFailure);
+  events.on('upstream-failure', onUpstream);
+  events.on('connection-accepted', onAccepted);
+  events.on('connection-closed', onClosed);
+  return () => {
+    events.off('handshake-failure', onFailure);
+    events.off('upstream-failure', onUpstream);
+    events.off('connection-accepted', onAccepted);
+    events.off('connection-closed', onClosed);
+  };
+}

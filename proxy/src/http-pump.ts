@@ -3,6 +3,8 @@ import { BodyFramer, CRLFCRLF, MAX_HEAD_BYTES, parseRequestHead, type RequestHea
 
 /** What the pump does after a head or a complete request: go on, or hold the stream until `release`. */
 export type PumpVerdict = 'go' | 'hold';
+/** After writing a head the sink may already be full: `full` pauses reading until `drained()`. */
+export type HeadVerdict = PumpVerdict | 'full';
 
 /**
  * The owner of a request stream: it writes (rewritten) heads and body bytes to wherever they go.
@@ -10,7 +12,7 @@ export type PumpVerdict = 'go' | 'hold';
  */
 export interface PumpHandler {
   /** A complete, valid request head; write it on (rewritten) or hold to do something asynchronous first. */
-  onRequestHead(head: RequestHead): PumpVerdict;
+  onRequestHead(head: RequestHead): HeadVerdict;
   /** Body bytes of the current request, or any bytes in raw mode. Returns false when the sink is full. */
   onBytes(chunk: Buffer): boolean;
   /** The request and its body are complete; hold for an upgrade / CONNECT whose answer decides the mode. */
@@ -190,7 +192,9 @@ export class RequestPump {
           this.#head = parsed.head;
           this.#framer.start(parsed.head.body, parsed.head.contentLength);
           this.#mode = Mode.Body;
-          if (this.#handler.onRequestHead(parsed.head) === 'hold') this.#held = true;
+          const verdict = this.#handler.onRequestHead(parsed.head);
+          if (verdict === 'hold') this.#held = true;
+          else if (verdict === 'full') this.#full = true;
           break;
         }
       }

@@ -477,12 +477,14 @@ export class ResponseTracker {
     }
   }
 
-  /** The upstream ended: completes a close-delimited response; anything else in flight was truncated. */
-  end(): void {
-    if (this.#state === R.UntilClose) {
-      this.#state = R.Head;
-      this.#complete();
-    }
+  /**
+   * The upstream ended. Returns true when that completed a close-delimited response (the client must then see
+   * a close too); anything else still outstanding was truncated.
+   */
+  end(): boolean {
+    if (this.#state !== R.UntilClose) return false;
+    this.#complete();
+    return true;
   }
 
   #head(buf: Buffer, start: number, end: number): void {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { constants as cryptoConstants } from 'node:crypto';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { asError } from '../../shared/errors.js';
 import { MESH_ALPN } from '../../shared/secret-types.js';
 import type { IdentitySnapshot, IdentitySource } from './identity/snapshot.js';
@@ -44,7 +44,7 @@ export interface TlsContextsEvents {
 
 /** Builds the server and client SecureContexts of one snapshot. Throws on bad key/chain PEM. */
 export function buildMeshContexts(snapshot: IdentitySnapshot, generation: number): MeshContexts {
-  const common = {
+  const common: SecureContextOptions = {
     key: snapshot.privateKeyPem,
     // Leaf first, then the issuing CA and intermediates: the peer builds the path to a bundle root from them.
     cert: snapshot.chainPem.join('\n'),
@@ -57,7 +57,7 @@ export function buildMeshContexts(snapshot: IdentitySnapshot, generation: number
     honorCipherOrder: true,
     // No tickets: a resumed session would skip verification against a bundle that may have changed since.
     secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
-  } as const;
+  };
   return {
     snapshot,
     server: createSecureContext(common),

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import { validateRegistration, ServiceRegistry, RegistrationRefusedError } from '../../control-plane/registry/index.js';
-import { Resolver } from '../../proxy/src/registry/resolver.js';
+import { RegistryResolver as Resolver } from '../../proxy/src/registry/resolver.js';
 import type { WorkloadMsg } from '../../shared/registry-types.js';
 
 const foo = { trustDomain: 'cluster.local', namespace: 'foo', serviceAccount: 'httpbin' };

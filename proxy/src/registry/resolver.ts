@@ -1,12 +1,8 @@
 import { isIP } from 'node:net';
 import type { ServiceEntryMsg } from '../../../shared/registry-types.js';
+import type { Resolver, ResolvedDestination } from '../resolver.js';
 
-export interface Resolved {
-  /** Where to connect: the destination's sidecar inbound, or the destination itself without a sidecar. */
-  readonly address: { readonly host: string; readonly port: number };
-  readonly hasSidecar: boolean;
-  /** SPIFFE IDs allowed to serve this destination (secure naming); empty for plaintext. */
-  readonly expectedIds: readonly string[];
+export interface Resolved extends ResolvedDestination {
   /** `<name>.<namespace>` when the destination is a mesh service. */
   readonly service: string | undefined;
 }
@@ -18,7 +14,7 @@ export type OutboundPolicy = 'ALLOW_ANY' | 'REGISTRY_ONLY';
  * `name` (own namespace), `name.ns`, `name.ns.svc` and `name.ns.svc.<cluster domain>`. With ALLOW_ANY,
  * destinations outside the mesh are reached directly in plaintext, as Istio does.
  */
-export class Resolver {
+export class RegistryResolver implements Resolver {
   #byName = new Map<string, ServiceEntryMsg>();
   #next = 0;
 
