@@ -42,20 +42,18 @@ export function buildApi(d: ApiDeps) {
     void reply.code(status).send({ code: status === 500 ? 'MESH_ERR_INTERNAL' : 'MESH_ERR_BAD_REQUEST', message: status === 500 ? 'internal error' : err.message });
   });
 
-  app.addHook('onRequest', async (req: FastifyRequest) => {
-    if (!req.url.startsWith('/api/')) return;
+  app.addHook('onRequest', (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
+    if (!req.url.startsWith('/api/')) return done();
     const h = req.headers.authorization;
     const presented = typeof h === 'string' && h.startsWith('Bearer ') ? h.slice(7).trim() : '';
     if (!presented || !adminTokenMatches(d.adminToken, presented)) {
-      throw new UnauthorizedError('admin credential missing or wrong: send "Authorization: Bearer <contents of <data-dir>/admin.token>"');
+      return done(new UnauthorizedError('admin credential missing or wrong: send "Authorization: Bearer <contents of <data-dir>/admin.token>"'));
     }
+    done();
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/ready', async (_req, reply: FastifyReply) => {
-    if (d.ready()) return { status: 'ready' };
-    return reply.code(503).send({ status: 'not ready' });
-  });
+  app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
+  app.get('/ready', (_req, reply: FastifyReply) => (d.ready() ? reply.send({ status: 'ready' }) : reply.code(503).send({ status: 'not ready' })));
   app.get('/metrics', async (_req, reply) => {
     const body = await d.metrics.registry.metrics();
     return reply.type(d.metrics.registry.contentType).send(body);

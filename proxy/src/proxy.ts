@@ -4,7 +4,7 @@ import type { Clock } from '../../shared/clock.js';
 import { componentLogger, type Logger } from '../../shared/logging.js';
 import { ConfigInvalidError, errnoCode } from '../../shared/errors.js';
 import { formatHostPort } from '../../shared/config-check.js';
-import type { ServicePortMsg } from '../../shared/registry-types.js';
+import type { ServiceEntryMsg, ServicePortMsg } from '../../shared/registry-types.js';
 import type { ProxyConfig } from './config.js';
 import { IdentityManager, type RotationEvent, type RotationFailure } from './identity/identity-manager.js';
 import { RegistryClient } from './registry/registry-client.js';
@@ -119,7 +119,7 @@ export async function startProxy(cfg: ProxyConfig, clock: Clock, random: () => n
     log: log('registry'),
   });
   let registrySynced = false;
-  registry.on('services', (services) => {
+  registry.on('services', (services: readonly ServiceEntryMsg[]) => {
     resolver.update(services);
     if (!registrySynced) {
       registrySynced = true;

@@ -2,6 +2,7 @@ import test from 'ava';
 import { mkdtemp, readFile, writeFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { BIN, runProcess, startProcess } from '../../loadtest/mesh/process.js';
 
 const tmp = (): Promise<string> => mkdtemp(join(tmpdir(), 'mesh-cli-'));
@@ -70,7 +71,11 @@ test('meshctl talks to a real control plane: token create, list, revoke; CA bund
   t.is(wrong.code, 1);
   t.regex(wrong.stderr, /admin credential missing or wrong/);
 
-  const down = await runProcess(BIN.meshctl, ['token', 'list', '--control-plane', 'http://127.0.0.1:1'], { MESH_ADMIN_TOKEN: 'x'.repeat(43) });
+  const free = createServer();
+  await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+  const freePort = (free.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => free.close(() => resolve()));
+  const down = await runProcess(BIN.meshctl, ['token', 'list', '--control-plane', `http://127.0.0.1:${freePort}`], { MESH_ADMIN_TOKEN: 'x'.repeat(43) });
   t.is(down.code, 1);
   t.regex(down.stderr, /unreachable: ECONNREFUSED/);
 });
