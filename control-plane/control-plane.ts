@@ -11,7 +11,7 @@ import { ServingCertificates } from './grpc/tls-provider.js';
 import { SecretService } from './grpc/secret-service.js';
 import { startGrpcServer } from './grpc/server.js';
 import { RegistryService } from './grpc/registry-service.js';
-import { ServiceRegistry } from './registry/index.js';
+import { ServiceRegistry, RegistryPersistence } from './registry/index.js';
 import { buildApi } from './api/server.js';
 import { TrustState } from './trust-state.js';
 import { ServingIdentity } from './serving-identity.js';
@@ -59,7 +59,10 @@ export async function startControlPlane(cfg: ControlPlaneConfig, clock: Clock, r
     log: componentLogger(root, 'secret-stream'),
   });
   const registry = new ServiceRegistry();
-  const registryService = new RegistryService({ trustDomain: cfg.trustDomain, trust, registry, clock, log: componentLogger(root, 'registry') });
+  const registryLog = componentLogger(root, 'registry');
+  const persistence = new RegistryPersistence(store, registry, clock, registryLog);
+  await persistence.restore();
+  const registryService = new RegistryService({ trustDomain: cfg.trustDomain, trust, registry, persistence, clock, log: registryLog });
   const grpcServer = await startGrpcServer(cfg.grpcListen, certs, secrets, registryService);
   const api = buildApi({ adminToken, tokens, trust, metrics, log: componentLogger(root, 'api'), ready: () => true });
   try {
@@ -86,6 +89,7 @@ export async function startControlPlane(cfg: ControlPlaneConfig, clock: Clock, r
     metrics,
     async stop() {
       serving.stop();
+      await persistence.stop();
       await Promise.all([grpcServer.close(), api.close()]);
       await store.close();
     },

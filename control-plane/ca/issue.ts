@@ -137,7 +137,9 @@ export class Issuer {
     const now = this.#o.clock.now();
     const ttlMs = requestedTtlMs !== undefined && requestedTtlMs > 0 ? Math.min(requestedTtlMs, this.#o.maxTtlMs) : this.#o.defaultTtlMs;
     // X.509 times have whole seconds: report exactly what the certificate says.
-    const notBeforeMs = Math.floor((now - BACKDATE_MS) / 1000) * 1000;
+    // Backdating absorbs clock skew, but it lengthens the lifetime that rotation at 80% is computed on:
+    // for very short TTLs (tests, drills) a full minute would put the rotation point in the past.
+    const notBeforeMs = Math.floor((now - Math.min(BACKDATE_MS, ttlMs / 10)) / 1000) * 1000;
     const notAfterMs = Math.floor(Math.min(now + ttlMs, this.#caNotAfterMs) / 1000) * 1000;
     if (notAfterMs <= now) {
       throw new CaMaterialError('issuing certificate', `the CA hierarchy expired at ${new Date(this.#caNotAfterMs).toISOString()}; no certificate can be issued from it`);

@@ -3,7 +3,7 @@ import type { Clock } from '../../shared/clock.js';
 import type { Logger } from '../../shared/logging.js';
 import type { RegistryRequest, RegistryStreamServer } from '../../shared/registry-types.js';
 import { AuthError, authenticatePeerCertificate } from '../auth/index.js';
-import { validateRegistration, RegistrationRefusedError, type ServiceRegistry, type RegistrySnapshot } from '../registry/index.js';
+import { validateRegistration, workloadKey, RegistrationRefusedError, type ServiceRegistry, type RegistrySnapshot, type RegistryPersistence } from '../registry/index.js';
 import type { TrustSource } from './secret-service.js';
 import { toStatus } from './status-map.js';
 
@@ -11,6 +11,7 @@ export interface RegistryServiceDeps {
   readonly trustDomain: string;
   readonly trust: TrustSource;
   readonly registry: ServiceRegistry;
+  readonly persistence: RegistryPersistence;
   readonly clock: Clock;
   readonly log: Logger;
 }
@@ -34,7 +35,7 @@ export class RegistryService {
     }
     const streamId = this.#nextStream++;
     const log = this.d.log.child({ stream: streamId, namespace: identity.namespace, serviceAccount: identity.serviceAccount });
-    let registered = false;
+    let registered: string | undefined;
     let lastSent: string | undefined;
     const push = (snap: RegistrySnapshot): void => {
       if (snap.version === lastSent) return;
@@ -44,10 +45,13 @@ export class RegistryService {
     const onChanged = (snap: RegistrySnapshot): void => push(snap);
     const close = (): void => {
       this.d.registry.off('changed', onChanged);
-      if (registered) {
-        registered = false;
-        this.d.registry.deregister(streamId);
-        log.info('workload deregistered');
+      if (registered !== undefined) {
+        const key = registered;
+        registered = undefined;
+        if (this.d.registry.deregister(key, streamId)) {
+          this.d.persistence.removed(key);
+          log.info('workload deregistered');
+        }
       }
     };
     call.on('data', (req: RegistryRequest) => {
@@ -55,11 +59,13 @@ export class RegistryService {
         log.warn({ version: req.version_info, error: req.error_detail }, 'proxy NACKed a registry snapshot');
         return;
       }
-      if (registered || !req.workload) return;
+      if (registered !== undefined || !req.workload) return;
       try {
         const reg = validateRegistration(req.workload, identity);
-        this.d.registry.register(streamId, reg);
-        registered = true;
+        const key = workloadKey(reg);
+        this.d.registry.register(key, streamId, reg);
+        this.d.persistence.saved(key, reg);
+        registered = key;
         log.info({ services: reg.services, ports: reg.ports.map((p) => p.port) }, 'workload registered');
         this.d.registry.on('changed', onChanged);
         push(this.d.registry.snapshot());

@@ -8,22 +8,49 @@ export interface RegistrySnapshot {
   readonly services: readonly ServiceEntryMsg[];
 }
 
+interface Entry {
+  readonly reg: Registration;
+  /** The stream that holds it; undefined for an entry restored from the store and not yet reconfirmed. */
+  readonly owner: number | undefined;
+}
+
 /**
- * Live workloads and the services they serve. A workload is in the registry exactly while its
- * registry stream is open. Emits 'changed' (RegistrySnapshot) once per burst of changes.
+ * Workloads and the services they serve, keyed by workload (SPIFFE ID + instance id). A workload is
+ * live while its registry stream is open; after a control plane restart, entries restored from the store
+ * serve until their workload reconnects or the grace period ends, so that a restart does not make services
+ * vanish for clients that reconnect first. Emits 'changed' (RegistrySnapshot) once per burst of changes.
  */
 export class ServiceRegistry extends EventEmitter {
-  readonly #byStream = new Map<number, Registration>();
+  readonly #entries = new Map<string, Entry>();
   #snapshot: RegistrySnapshot = { version: 'empty', services: [] };
   #pending = false;
 
-  register(streamId: number, reg: Registration): void {
-    this.#byStream.set(streamId, reg);
+  /** A live registration; a newer stream of the same workload takes over from an older one. */
+  register(key: string, streamId: number, reg: Registration): void {
+    this.#entries.set(key, { reg, owner: streamId });
     this.#changed();
   }
 
-  deregister(streamId: number): void {
-    if (this.#byStream.delete(streamId)) this.#changed();
+  /** Removes the entry only if this stream still owns it; true when it did. */
+  deregister(key: string, streamId: number): boolean {
+    if (this.#entries.get(key)?.owner !== streamId) return false;
+    this.#entries.delete(key);
+    this.#changed();
+    return true;
+  }
+
+  restore(key: string, reg: Registration): void {
+    if (this.#entries.has(key)) return;
+    this.#entries.set(key, { reg, owner: undefined });
+    this.#changed();
+  }
+
+  /** Drops restored entries whose workload did not come back; returns their keys. */
+  dropUnconfirmed(): string[] {
+    const gone = [...this.#entries].filter(([, e]) => e.owner === undefined).map(([k]) => k);
+    for (const k of gone) this.#entries.delete(k);
+    if (gone.length) this.#changed();
+    return gone;
   }
 
   snapshot(): RegistrySnapshot {
@@ -31,8 +58,8 @@ export class ServiceRegistry extends EventEmitter {
     return this.#snapshot;
   }
 
-  registrations(): Registration[] {
-    return [...this.#byStream.values()];
+  registrations(): { key: string; registration: Registration; live: boolean }[] {
+    return [...this.#entries].map(([key, e]) => ({ key, registration: e.reg, live: e.owner !== undefined }));
   }
 
   #changed(): void {
@@ -49,7 +76,7 @@ export class ServiceRegistry extends EventEmitter {
   #rebuild(): void {
     this.#pending = false;
     const entries = new Map<string, ServiceEntryMsg>();
-    for (const reg of this.#byStream.values()) {
+    for (const { reg } of this.#entries.values()) {
       for (const name of reg.services) {
         let e = entries.get(name);
         if (!e) {

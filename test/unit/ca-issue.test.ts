@@ -82,6 +82,9 @@ test('validity: notBefore backdated 60s, default TTL, requested TTL honoured bel
   t.is((await issuer.signCsrAsync(csr(), ID, HOUR_MS)).notAfterMs, T0 + HOUR_MS);
   t.is((await issuer.signCsrAsync(csr(), ID, 30 * DAY_MS)).notAfterMs, T0 + 7 * DAY_MS, 'capped, not refused');
   t.is(issuer.signCsr(csr(), ID, 30 * DAY_MS).notAfterMs, T0 + 7 * DAY_MS);
+  const short = await issuer.signCsrAsync(csr(), ID, 5_000);
+  t.is(short.notBeforeMs, T0 - 1_000, 'a 5s certificate is backdated 10% of its life (whole seconds), not a minute');
+  t.true(short.notBeforeMs + 0.8 * (short.notAfterMs - short.notBeforeMs) > T0, 'so its rotation point lies ahead');
 });
 
 test('validity is clamped to the issuing CA notAfter, and an expired CA issues nothing', async (t) => {

@@ -27,22 +27,23 @@ test('a workload registers services in its own namespace only', (t) => {
 test('the registry merges endpoints per service and coalesces pushes', async (t) => {
   const r = new ServiceRegistry();
   const changed = once(r, 'changed');
-  r.register(1, validateRegistration(workload(['httpbin'], '127.0.0.1:1001'), foo));
-  r.register(2, validateRegistration(workload(['httpbin'], '127.0.0.1:1002'), { ...foo, serviceAccount: 'httpbin-v2' }));
+  r.register('a', 1, validateRegistration(workload(['httpbin'], '127.0.0.1:1001'), foo));
+  r.register('b', 2, validateRegistration(workload(['httpbin'], '127.0.0.1:1002'), { ...foo, serviceAccount: 'httpbin-v2' }));
   const [snap] = (await changed) as [ReturnType<ServiceRegistry['snapshot']>];
   t.is(snap.services.length, 1);
   t.deepEqual(snap.services[0]?.endpoints.map((e) => e.address), ['127.0.0.1:1001', '127.0.0.1:1002']);
   t.deepEqual(snap.services[0]?.spiffe_ids, ['spiffe://cluster.local/ns/foo/sa/httpbin', 'spiffe://cluster.local/ns/foo/sa/httpbin-v2']);
   const v1 = snap.version;
-  r.deregister(2);
+  t.false(r.deregister('b', 99), 'another stream cannot remove it');
+  t.true(r.deregister('b', 2));
   t.not(r.snapshot().version, v1);
   t.deepEqual(r.snapshot().services[0]?.endpoints.map((e) => e.address), ['127.0.0.1:1001']);
 });
 
 test('resolver: names, ports, round-robin and outbound policy', (t) => {
   const r = new ServiceRegistry();
-  r.register(1, validateRegistration(workload(['httpbin'], '127.0.0.1:1001'), foo));
-  r.register(2, validateRegistration(workload(['httpbin'], '127.0.0.1:1002'), foo));
+  r.register('a', 1, validateRegistration(workload(['httpbin'], '127.0.0.1:1001'), foo));
+  r.register('b', 2, validateRegistration(workload(['httpbin'], '127.0.0.1:1002'), foo));
   const res = new Resolver('bar', 'ALLOW_ANY');
   res.update(r.snapshot().services);
   const a = res.resolve('httpbin.foo', 8000);
@@ -59,4 +60,16 @@ test('resolver: names, ports, round-robin and outbound policy', (t) => {
   t.deepEqual(res.resolve('127.0.0.1', 9000), { address: { host: '127.0.0.1', port: 9000 }, hasSidecar: false, expectedIds: [], service: undefined });
   const strict = new Resolver('bar', 'REGISTRY_ONLY');
   t.is(strict.resolve('127.0.0.1', 9000), undefined);
+});
+
+test('restored registrations serve until confirmed or dropped', (t) => {
+  const r = new ServiceRegistry();
+  const reg = validateRegistration(workload(['httpbin'], '127.0.0.1:1001'), foo);
+  r.restore('a', reg);
+  r.restore('b', validateRegistration(workload(['httpbin'], '127.0.0.1:1002'), foo));
+  t.is(r.snapshot().services[0]?.endpoints.length, 2);
+  r.register('a', 7, reg);
+  t.deepEqual(r.dropUnconfirmed(), ['b']);
+  t.deepEqual(r.snapshot().services[0]?.endpoints.map((e) => e.address), ['127.0.0.1:1001']);
+  t.deepEqual(r.registrations().map((x) => [x.key, x.live]), [['a', true]]);
 });

@@ -8,7 +8,7 @@ import { controlPlaneSpiffeId, spiffeId, type WorkloadIdentity } from '../../../
 import type { NodeInfo, SecretResponse } from '../../../shared/secret-types.js';
 import { createCsr } from '../../../shared/x509/csr-build.js';
 import { generateWorkloadKey } from '../../../shared/x509/keys.js';
-import { Backoff } from './backoff.js';
+import { Backoff, INITIAL_BACKOFF_MS } from './backoff.js';
 import { RotationScheduler } from './rotation.js';
 import { SecretSession, type SessionCredentials } from './secret-session.js';
 import { validateBundle, validateChain } from './validate-secret.js';
@@ -45,8 +45,14 @@ export interface RotationFailure {
   readonly servingUntilMs: number | undefined;
 }
 
-/** Refuse to renew over mTLS with a certificate this close to expiry: the token path is the safe one then. */
-const CERT_AUTH_MARGIN_MS = 2000;
+/**
+ * Do not open an mTLS stream with a certificate this close to expiry (it could expire mid-handshake):
+ * bootstrap with the token instead. A twentieth of the lifetime, at most 2s, so short-lived
+ * certificates still renew over mTLS at their 80% point.
+ */
+const MAX_CERT_AUTH_MARGIN_MS = 2000;
+const certUsable = (snap: IdentitySnapshot, nowMs: number): boolean =>
+  nowMs < snap.notAfterMs - Math.min(MAX_CERT_AUTH_MARGIN_MS, (snap.notAfterMs - snap.notBeforeMs) / 20);
 
 /**
  * Owns the workload's key and certificate: obtains the first one with the bootstrap token, renews at
@@ -61,15 +67,19 @@ export class IdentityManager extends EventEmitter implements IdentitySource {
   #roots: X509Certificate[] = [];
   #session: SecretSession | undefined;
   #inFlight = false;
+  #renewPending = false;
   #stopped = false;
   #retry: Timer | undefined;
+  // Renewal and reconnect back off separately: a long outage must not stretch the first renewal retry.
   readonly #backoff: Backoff;
+  readonly #reconnectBackoff: Backoff;
   readonly #rotation: RotationScheduler;
   readonly #spiffeId: string;
 
   constructor(private readonly o: IdentityManagerOptions) {
     super();
     this.#backoff = new Backoff(o.random);
+    this.#reconnectBackoff = new Backoff(o.random);
     this.#rotation = new RotationScheduler(o.clock, o.random, () => this.#renewSoon());
     this.#spiffeId = spiffeId(o.identity);
   }
@@ -98,13 +108,25 @@ export class IdentityManager extends EventEmitter implements IdentitySource {
     this.#session?.close();
   }
 
+  /** Renews now, or right after the exchange in flight: a rotation point must never be dropped. */
   #renewSoon(): void {
-    if (this.#stopped || this.#inFlight) return;
+    if (this.#stopped) return;
+    if (this.#inFlight) {
+      this.#renewPending = true;
+      return;
+    }
     this.#retry?.cancel();
     this.#retry = undefined;
+    this.#renewPending = false;
+    this.#exclusive(() => this.#obtain());
+  }
+
+  /** One exchange with the control plane at a time; a renewal asked for meanwhile runs after it. */
+  #exclusive(op: () => Promise<void>): void {
     this.#inFlight = true;
-    void this.#obtain().finally(() => {
+    void op().finally(() => {
       this.#inFlight = false;
+      if (this.#renewPending) this.#renewSoon();
     });
   }
 
@@ -127,6 +149,7 @@ export class IdentityManager extends EventEmitter implements IdentitySource {
       this.#session = session;
       this.#watch(session);
       this.#backoff.reset();
+      this.#reconnectBackoff.reset();
       this.#snapshot = snapshot;
       const due = this.#rotation.schedule(snapshot.notBeforeMs, snapshot.notAfterMs);
       this.o.log.info(
@@ -145,7 +168,7 @@ export class IdentityManager extends EventEmitter implements IdentitySource {
   async #credentials(): Promise<{ creds: SessionCredentials; kind: 'token' | 'certificate' }> {
     const rootsPem = this.#controlPlaneRoots();
     const snap = this.#snapshot;
-    if (snap && this.o.clock.now() < snap.notAfterMs - CERT_AUTH_MARGIN_MS) {
+    if (snap && certUsable(snap, this.o.clock.now())) {
       return { creds: { rootsPem, keyPem: snap.privateKeyPem, chainPem: snap.chainPem.join('') }, kind: 'certificate' };
     }
     if (!this.o.tokenFile) {
@@ -261,22 +284,18 @@ export class IdentityManager extends EventEmitter implements IdentitySource {
 
   /** Reopens a push-only stream (no CSR) after the control plane went away: a restart must not re-issue the fleet. */
   #reconnectLater(): void {
-    const delay = this.#backoff.nextDelayMs();
+    const delay = this.#reconnectBackoff.nextDelayMs();
     this.#retry = this.o.clock.setTimer(delay, () => {
       this.#retry = undefined;
       if (this.#stopped || this.#inFlight || this.#session) return;
-      this.#inFlight = true;
-      void this.#reconnect().finally(() => {
-        this.#inFlight = false;
-      });
+      this.#exclusive(() => this.#reconnect());
     });
   }
 
   async #reconnect(): Promise<void> {
     const snap = this.#snapshot;
-    if (!snap || this.o.clock.now() >= snap.notAfterMs - CERT_AUTH_MARGIN_MS) {
-      this.#inFlight = false;
-      this.#renewSoon();
+    if (!snap || !certUsable(snap, this.o.clock.now())) {
+      this.#renewPending = true;
       return;
     }
     const session = new SecretSession(
@@ -290,7 +309,7 @@ export class IdentityManager extends EventEmitter implements IdentitySource {
       this.#session = session;
       this.#watch(session);
       this.#onPush(session, res);
-      this.#backoff.reset();
+      this.#reconnectBackoff.reset();
       this.o.log.info('secret stream to the control plane re-established');
     } catch (e) {
       session.close();
@@ -312,8 +331,10 @@ export class IdentityManager extends EventEmitter implements IdentitySource {
 
   #scheduleRetry(error: Error): void {
     if (this.#stopped) return;
-    const retryInMs = this.#backoff.nextDelayMs();
-    const serving = this.#snapshot && this.o.clock.now() < this.#snapshot.notAfterMs ? this.#snapshot.notAfterMs : undefined;
+    const now = this.o.clock.now();
+    const serving = this.#snapshot && now < this.#snapshot.notAfterMs ? this.#snapshot.notAfterMs : undefined;
+    // Never back off past the point where the current certificate could still be renewed.
+    const retryInMs = Math.min(this.#backoff.nextDelayMs(), serving === undefined ? Infinity : Math.max(INITIAL_BACKOFF_MS, (serving - now) / 3));
     this.o.log.warn(
       { err: error.message, code: 'code' in error ? error.code : undefined, retryInMs, servingUntil: serving ? new Date(serving).toISOString() : undefined },
       this.#snapshot ? 'certificate renewal failed; keeping the current certificate' : 'cannot obtain a certificate yet',
