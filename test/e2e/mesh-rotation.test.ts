@@ -14,7 +14,7 @@ interface Traffic {
 
 /** Requests back to back through the client sidecar, half on one kept-alive connection, half on new ones. */
 function startTraffic(client: LocalProxy): Traffic {
-  const t: Traffic = { ok: 0, failed: [], peers: new Set(), stop: async () => undefined };
+  const t: Traffic = { ok: 0, failed: [], peers: new Set(), stop: () => Promise.resolve() };
   let running = true;
   const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
   const one = (agent: Agent | false): Promise<void> =>
@@ -72,8 +72,9 @@ async function meshWithPair(ttl: string): Promise<{ mesh: LocalMesh; server: Loc
 }
 
 test('three rotations under continuous traffic: zero failed requests, a new serial each time', async (t) => {
-  const { server, client, close } = await meshWithPair('4s');
-  t.teardown(close);
+  const pair = await meshWithPair('4s');
+  const { server, client } = pair;
+  t.teardown(() => pair.close());
   const traffic = startTraffic(client);
   const [serverRot, clientRot] = await Promise.all([rotations(server, 3, 20_000), rotations(client, 3, 20_000)]);
   await traffic.stop();
@@ -90,8 +91,9 @@ test('three rotations under continuous traffic: zero failed requests, a new seri
 });
 
 test('control plane down for longer than a rotation period: traffic goes on; back up: the proxies renew', async (t) => {
-  const { mesh, server, client, close } = await meshWithPair('20s');
-  t.teardown(close);
+  const pair = await meshWithPair('20s');
+  const { mesh, server, client } = pair;
+  t.teardown(() => pair.close());
   const traffic = startTraffic(client);
   await mesh.stopControlPlane();
   // A failed renewal means the rotation point passed while the control plane was away.
