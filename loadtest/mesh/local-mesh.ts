@@ -45,6 +45,7 @@ export interface LocalMeshOptions {
  */
 export class LocalMesh {
   readonly proxies = new Map<string, LocalProxy>();
+  readonly #launched: MeshProcess[] = [];
   #cp!: MeshProcess;
   #grpcPort = 0;
   #httpPort = 0;
@@ -125,6 +126,14 @@ export class LocalMesh {
   /** Starts a proxy and waits until it is ready (holds a certificate and listens). */
   async addProxy(name: string, spec: ProxySpec): Promise<LocalProxy> {
     const tokenFile = await this.tokenFile(name, spec.namespace, spec.serviceAccount, spec.tokenTtl);
+    return this.launchProxy(name, spec, tokenFile).ready;
+  }
+
+  /**
+   * Starts a proxy with an existing token file and returns at once: `listening` resolves when its
+   * listeners are up, `ready` when it holds a certificate and the registry.
+   */
+  launchProxy(name: string, spec: ProxySpec, tokenFile: string): { process: MeshProcess; listening: Promise<ProcessEvent>; ready: Promise<LocalProxy> } {
     const args = [
       '--namespace', spec.namespace,
       '--service-account', spec.serviceAccount,
@@ -143,21 +152,26 @@ export class LocalMesh {
     for (const [k, v] of Object.entries(spec.labels ?? {})) args.push('--label', `${k}=${v}`);
     args.push(...(spec.extraArgs ?? []));
     const proc = startProcess(name, BIN.proxy, args, join(this.dir, `${name}.log`));
+    this.#launched.push(proc);
     const readyEv = proc.next('ready', 60_000);
-    const listening = await proc.listening;
-    const ready = await readyEv;
-    const proxy: LocalProxy = {
-      name,
-      process: proc,
-      adminPort: Number(listening.admin),
-      outboundPort: listening.outbound === null || listening.outbound === undefined ? undefined : Number(listening.outbound),
-      inbound: new Map((listening.inbound as { servicePort: number; address: string }[]).map((i) => [i.servicePort, i.address])),
-      upstreams: new Map((listening.upstreams as { target: string; port: number }[]).map((u) => [u.target, u.port])),
-      spiffeId: String(ready.spiffeId),
-      initialSerial: String(ready.serial),
-    };
-    this.proxies.set(name, proxy);
-    return proxy;
+    const ready = (async (): Promise<LocalProxy> => {
+      const listening = await proc.listening;
+      const ready = await readyEv;
+      const proxy: LocalProxy = {
+        name,
+        process: proc,
+        adminPort: Number(listening.admin),
+        outboundPort: listening.outbound === null || listening.outbound === undefined ? undefined : Number(listening.outbound),
+        inbound: new Map((listening.inbound as { servicePort: number; address: string }[]).map((i) => [i.servicePort, i.address])),
+        upstreams: new Map((listening.upstreams as { target: string; port: number }[]).map((u) => [u.target, u.port])),
+        spiffeId: String(ready.spiffeId),
+        initialSerial: String(ready.serial),
+      };
+      this.proxies.set(name, proxy);
+      return proxy;
+    })();
+    ready.catch(() => undefined);
+    return { process: proc, listening: proc.listening, ready };
   }
 
   proxy(name: string): LocalProxy {
@@ -172,7 +186,7 @@ export class LocalMesh {
   }
 
   async stop(opts: { keepDir?: boolean } = {}): Promise<void> {
-    await Promise.all([...this.proxies.values()].map((p) => p.process.stop()));
+    await Promise.all(this.#launched.map((p) => p.stop()));
     await this.#cp.stop();
     if (!opts.keepDir && !this.opts.dir) await rm(this.dir, { recursive: true, force: true });
   }
