@@ -6,7 +6,7 @@ import { isValidNamespace, isValidServiceAccount } from '../../shared/spiffe.js'
 import { adminTokenMatches, TokenNotFoundError, type BootstrapTokens } from '../auth/index.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { TrustSource } from '../grpc/secret-service.js';
-import { BadRequestError, UnauthorizedError } from './errors.js';
+import { UnauthorizedError } from './errors.js';
 
 const MAX_TOKEN_TTL_MS = 30 * 24 * 3_600_000;
 
@@ -23,7 +23,7 @@ export interface ApiDeps {
 function httpStatus(e: MeshError): number {
   if (e instanceof UnauthorizedError) return 401;
   if (e instanceof TokenNotFoundError) return 404;
-  if (e instanceof BadRequestError || e.code === 'MESH_ERR_CONFIG_INVALID') return 400;
+  if (e.code === 'MESH_ERR_CONFIG_INVALID') return 400;
   return 500;
 }
 
