@@ -71,7 +71,7 @@ export class SecretSession extends EventEmitter {
 }
 
 /** Secure naming for the control plane: its certificate must carry its SPIFFE ID; hostnames do not matter. */
-function checkControlPlane(cert: PeerCertificate, expected: string): Error | undefined {
+export function checkControlPlane(cert: PeerCertificate, expected: string): Error | undefined {
   const sans = (cert.subjectaltname ?? '').split(', ');
   if (sans.includes(`URI:${expected}`)) return undefined;
   return new Error(`control plane certificate does not carry ${expected} (has ${cert.subjectaltname ?? 'no SAN'})`);

@@ -7,6 +7,7 @@ import { controlPlaneSpiffeId } from '../../../shared/spiffe.js';
 import { registryService, type RegistryResponse, type RegistryStreamClient, type WorkloadMsg, type ServiceEntryMsg } from '../../../shared/registry-types.js';
 import { Backoff } from '../identity/backoff.js';
 import type { IdentitySource } from '../identity/snapshot.js';
+import { checkControlPlane } from '../identity/secret-session.js';
 
 export interface RegistryClientOptions {
   readonly controlPlane: string;
@@ -70,8 +71,7 @@ export class RegistryClient extends EventEmitter {
     const roots = [this.o.bootstrapRootsPem, ...snap.rootsPem].join('\n');
     const expected = controlPlaneSpiffeId(this.o.trustDomain);
     const creds = grpc.credentials.createSsl(Buffer.from(roots), Buffer.from(snap.privateKeyPem), Buffer.from(snap.chainPem.join('')), {
-      checkServerIdentity: (_h: string, cert: PeerCertificate) =>
-        (cert.subjectaltname ?? '').split(', ').includes(`URI:${expected}`) ? undefined : new Error(`control plane certificate does not carry ${expected}`),
+      checkServerIdentity: (_h: string, cert: PeerCertificate) => checkControlPlane(cert, expected),
     });
     const Client = registryService();
     const client = new Client(this.o.controlPlane, creds, { // The control plane is authenticated by SPIFFE ID; a fixed name keeps TLS from sending an IP as SNI.
