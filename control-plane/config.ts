@@ -1,5 +1,5 @@
 import { Problems, type HostPort } from '../shared/config-check.js';
-import { DEFAULT_TRUST_DOMAIN, isValidTrustDomain } from '../shared/spiffe.js';
+import { DEFAULT_TRUST_DOMAIN, isValidNamespace, isValidTrustDomain } from '../shared/spiffe.js';
 import { LOG_LEVELS } from '../shared/logging.js';
 import { str, type FlagDefs, type ParsedCli } from '../shared/cli.js';
 import type { LevelWithSilent } from 'pino';
@@ -17,6 +17,7 @@ export const CONTROL_PLANE_FLAGS: FlagDefs = {
   'max-workload-ttl': { type: 'string', value: 'DURATION', env: 'MESH_MAX_WORKLOAD_TTL', default: '7d', help: 'longest workload lifetime a proxy may ask for' },
   'root-ttl': { type: 'string', value: 'DURATION', default: '10y', help: 'lifetime of a root CA created on first start' },
   'issuing-ttl': { type: 'string', value: 'DURATION', default: '1y', help: 'lifetime of an issuing CA created on first start' },
+  'root-namespace': { type: 'string', value: 'NS', env: 'MESH_ROOT_NAMESPACE', default: 'mesh-system', help: 'namespace whose policies apply mesh-wide (istio-system is accepted as an alias in YAML)' },
   'log-level': { type: 'string', value: 'LEVEL', env: 'MESH_LOG_LEVEL', default: 'info', help: `log level: ${LOG_LEVELS.join('|')}` },
 };
 
@@ -29,6 +30,7 @@ export interface ControlPlaneConfig {
   readonly maxWorkloadTtlMs: number;
   readonly rootTtlMs: number;
   readonly issuingTtlMs: number;
+  readonly rootNamespace: string;
   readonly logLevel: LevelWithSilent;
 }
 
@@ -48,9 +50,11 @@ export function parseControlPlaneConfig(values: ParsedCli['values']): ControlPla
     maxWorkloadTtlMs: p.duration('--max-workload-ttl', str(values, 'max-workload-ttl'), { def: 7 * DAY_MS, min: 1000 }),
     rootTtlMs: p.duration('--root-ttl', str(values, 'root-ttl'), { def: 10 * YEAR_MS, min: DAY_MS }),
     issuingTtlMs: p.duration('--issuing-ttl', str(values, 'issuing-ttl'), { def: YEAR_MS, min: HOUR_MS }),
+    rootNamespace: str(values, 'root-namespace') ?? 'mesh-system',
     logLevel: p.oneOf('--log-level', str(values, 'log-level'), LOG_LEVELS, 'info'),
   };
   p.check(cfg.workloadTtlMs <= cfg.maxWorkloadTtlMs, '--workload-ttl', `at most --max-workload-ttl (${str(values, 'max-workload-ttl') ?? '7d'})`, str(values, 'workload-ttl') ?? '24h');
+  p.check(isValidNamespace(cfg.rootNamespace), '--root-namespace', 'a Kubernetes namespace name', cfg.rootNamespace);
   p.check(cfg.issuingTtlMs <= cfg.rootTtlMs, '--issuing-ttl', 'at most --root-ttl', str(values, 'issuing-ttl') ?? '1y');
   p.throwIfAny();
   return Object.freeze(cfg);

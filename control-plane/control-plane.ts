@@ -11,6 +11,8 @@ import { ServingCertificates } from './grpc/tls-provider.js';
 import { SecretService } from './grpc/secret-service.js';
 import { startGrpcServer } from './grpc/server.js';
 import { RegistryService } from './grpc/registry-service.js';
+import { PolicyService } from './grpc/policy-service.js';
+import { PolicyStore } from './policy/policy-store.js';
 import { ServiceRegistry, RegistryPersistence } from './registry/index.js';
 import { buildApi } from './api/server.js';
 import { TrustState } from './trust-state.js';
@@ -24,6 +26,8 @@ export interface RunningControlPlane {
   readonly trust: TrustState;
   readonly connections: Connections;
   readonly registry: ServiceRegistry;
+  readonly policies: PolicyStore;
+  readonly policyService: PolicyService;
   readonly metrics: ControlPlaneMetrics;
   stop(): Promise<void>;
 }
@@ -63,8 +67,10 @@ export async function startControlPlane(cfg: ControlPlaneConfig, clock: Clock, r
   const persistence = new RegistryPersistence(store, registry, clock, registryLog);
   await persistence.restore();
   const registryService = new RegistryService({ trustDomain: cfg.trustDomain, trust, registry, persistence, clock, log: registryLog });
-  const grpcServer = await startGrpcServer(cfg.grpcListen, certs, secrets, registryService);
-  const api = buildApi({ adminToken, tokens, trust, metrics, log: componentLogger(root, 'api'), ready: () => true });
+  const policies = await PolicyStore.open(store, clock);
+  const policyService = new PolicyService({ trustDomain: cfg.trustDomain, rootNamespace: cfg.rootNamespace, trust, policies, metrics, clock, log: componentLogger(root, 'policy') });
+  const grpcServer = await startGrpcServer(cfg.grpcListen, certs, secrets, registryService, policyService);
+  const api = buildApi({ adminToken, tokens, trust, metrics, policies, policyService, rootNamespace: cfg.rootNamespace, log: componentLogger(root, 'api'), ready: () => true });
   try {
     await api.listen({ host: cfg.httpListen.host, port: cfg.httpListen.port });
   } catch (e) {
@@ -86,6 +92,8 @@ export async function startControlPlane(cfg: ControlPlaneConfig, clock: Clock, r
     trust,
     connections,
     registry,
+    policies,
+    policyService,
     metrics,
     async stop() {
       serving.stop();

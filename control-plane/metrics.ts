@@ -44,6 +44,23 @@ export class ControlPlaneMetrics {
     registers: [this.registry],
   });
 
+  readonly policyPushSeconds = new Histogram({
+    name: 'mesh_cp_policy_push_duration_seconds',
+    help: 'From a policy change being stored to every affected proxy having ACKed it.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly policyNacks = new Counter({
+    name: 'mesh_cp_policy_nacks_total',
+    help: 'Policy versions a proxy refused to apply (NACK); it keeps enforcing the previous one.',
+    registers: [this.registry],
+  });
+  readonly policyStreams = new Gauge({
+    name: 'mesh_cp_policy_streams',
+    help: 'Policy streams currently open.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'mesh_cp_process_' });
   }

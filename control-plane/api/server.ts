@@ -7,10 +7,12 @@ import { adminTokenMatches, TokenNotFoundError, type BootstrapTokens } from '../
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { TrustSource } from '../grpc/secret-service.js';
 import { UnauthorizedError } from './errors.js';
+import { registerPolicyRoutes, type PolicyRouteDeps } from './policy-routes.js';
+import { PolicyNotFoundError } from '../policy/errors.js';
 
 const MAX_TOKEN_TTL_MS = 30 * 24 * 3_600_000;
 
-export interface ApiDeps {
+export interface ApiDeps extends PolicyRouteDeps {
   readonly adminToken: string;
   readonly tokens: BootstrapTokens;
   readonly trust: TrustSource;
@@ -22,7 +24,7 @@ export interface ApiDeps {
 /** Maps our error codes to HTTP status: the only place that does. */
 function httpStatus(e: MeshError): number {
   if (e instanceof UnauthorizedError) return 401;
-  if (e instanceof TokenNotFoundError) return 404;
+  if (e instanceof TokenNotFoundError || e instanceof PolicyNotFoundError) return 404;
   if (e.code === 'MESH_ERR_CONFIG_INVALID') return 400;
   return 500;
 }
@@ -76,6 +78,7 @@ export function buildApi(d: ApiDeps) {
     return view;
   });
 
+  registerPolicyRoutes(app, d);
   return app;
 }
 

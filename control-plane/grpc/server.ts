@@ -2,10 +2,12 @@ import * as grpc from '@grpc/grpc-js';
 import { formatHostPort, type HostPort } from '../../shared/config-check.js';
 import { secretDiscovery } from '../../shared/secret-types.js';
 import { registryService } from '../../shared/registry-types.js';
+import { policyDiscovery } from '../../shared/policy-types.js';
 import { MeshError } from '../../shared/errors.js';
 import type { ServingCertificates } from './tls-provider.js';
 import type { SecretService } from './secret-service.js';
 import type { RegistryService } from './registry-service.js';
+import type { PolicyService } from './policy-service.js';
 
 export class ListenError extends MeshError {
   readonly code = 'MESH_ERR_LISTEN';
@@ -23,7 +25,7 @@ export interface GrpcServer {
  * The gRPC listener: TLS always. Client certificates are requested but not required, because a
  * bootstrapping proxy has none yet; the services authenticate every stream themselves.
  */
-export async function startGrpcServer(listen: HostPort, certs: ServingCertificates, secrets: SecretService, registry: RegistryService): Promise<GrpcServer> {
+export async function startGrpcServer(listen: HostPort, certs: ServingCertificates, secrets: SecretService, registry: RegistryService, policy: PolicyService): Promise<GrpcServer> {
   const server = new grpc.Server({
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
@@ -32,6 +34,7 @@ export async function startGrpcServer(listen: HostPort, certs: ServingCertificat
   });
   server.addService(secretDiscovery().service, { StreamSecrets: secrets.handle });
   server.addService(registryService().service, { Watch: registry.handle });
+  server.addService(policyDiscovery().service, { StreamPolicy: policy.handle });
   const creds = grpc.experimental.createCertificateProviderServerCredentials(certs, certs, false);
   const address = formatHostPort(listen);
   const port = await new Promise<number>((resolve, reject) => {

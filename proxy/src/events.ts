@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { errnoCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
+import type { MtlsMode } from '../../shared/policy/types.js';
 import { explainHandshakeFailure, type HandshakeFailureReason } from './handshake-errors.js';
 
 export type Direction = 'inbound' | 'outbound';
@@ -56,11 +57,44 @@ export interface UpstreamFailure {
   readonly error: Error;
 }
 
+/**
+ * Authorization refused a connection (L4, TCP ports and passed-through TLS) or a request (L7, HTTP ports).
+ * `live`: an open connection closed because a policy change denies it now.
+ */
+export interface AuthzDenied {
+  readonly direction: Direction;
+  readonly listener: string;
+  readonly layer: 'tcp' | 'http';
+  /** `namespace/name` of the deciding policy; undefined when no ALLOW policy matched or the path was refused. */
+  readonly policy: string | undefined;
+  readonly reason: 'deny-matched' | 'no-allow-matched' | 'bad-path';
+  /** The metric label: the policy, or `(reason)` when no single policy decided. */
+  readonly label: string;
+  readonly peerId: string | undefined;
+  readonly remoteAddress: string | undefined;
+  /** L7: the method and request-target as received. */
+  readonly method: string | undefined;
+  readonly target: string | undefined;
+  readonly live: boolean;
+}
+
+/** An open connection closed because the port's mode changed to one that refuses it (plaintext → STRICT). */
+export interface ConnectionEvicted {
+  readonly direction: Direction;
+  readonly listener: string;
+  readonly tlsMode: TlsMode;
+  readonly peerId: string | undefined;
+  readonly remoteAddress: string | undefined;
+  readonly mode: MtlsMode;
+}
+
 export interface ProxyEventMap {
   'connection-accepted': [ConnectionAccepted];
   'handshake-failure': [HandshakeFailure];
   'connection-closed': [ConnectionClosed];
   'upstream-failure': [UpstreamFailure];
+  'authz-denied': [AuthzDenied];
+  'connection-evicted': [ConnectionEvicted];
 }
 
 /**
@@ -99,11 +133,24 @@ export function logProxyEvents(events: ProxyEvents, log: Logger): () => void {
   const onClosed = (e: ConnectionClosed): void => {
     if (log.isLevelEnabled('debug')) log.debug({ ...e, error: e.error?.message }, `${e.direction} connection closed`);
   };
+  // Denials are what policy is for: counted always (mesh_proxy_authz_denied_total), logged only at debug so
+  // that a denied client in a loop cannot flood the log.
+  const onDenied = (e: AuthzDenied): void => {
+    if (log.isLevelEnabled('debug')) log.debug({ ...e }, `${e.direction} ${e.layer} ${e.live ? 'connection closed' : 'denied'} by authorization (${e.label})`);
+  };
+  // Per connection at debug: a switch to STRICT may close thousands at once (the listener logs one summary).
+  const onEvicted = (e: ConnectionEvicted): void => {
+    if (log.isLevelEnabled('debug')) log.debug({ ...e }, `${e.direction} ${e.tlsMode} connection closed: port is now ${e.mode}`);
+  };
   events.on('handshake-failure', onFailure);
   events.on('upstream-failure', onUpstream);
   events.on('connection-accepted', onAccepted);
   events.on('connection-closed', onClosed);
+  events.on('authz-denied', onDenied);
+  events.on('connection-evicted', onEvicted);
   return () => {
+    events.off('authz-denied', onDenied);
+    events.off('connection-evicted', onEvicted);
     events.off('handshake-failure', onFailure);
     events.off('upstream-failure', onUpstream);
     events.off('connection-accepted', onAccepted);

@@ -31,6 +31,7 @@ export const enum HeaderId {
   ForwardedClientCert,
   ProxyConnection,
   ProxyAuthorization,
+  Expect,
 }
 
 const KNOWN_HEADERS: readonly [string, HeaderId][] = [
@@ -42,6 +43,7 @@ const KNOWN_HEADERS: readonly [string, HeaderId][] = [
   ['x-forwarded-client-cert', HeaderId.ForwardedClientCert],
   ['proxy-connection', HeaderId.ProxyConnection],
   ['proxy-authorization', HeaderId.ProxyAuthorization],
+  ['expect', HeaderId.Expect],
 ];
 const HEADERS_BY_LENGTH = new Map<number, { bytes: Buffer; id: HeaderId }[]>();
 for (const [name, id] of KNOWN_HEADERS) {
@@ -98,6 +100,10 @@ export interface RequestHead {
   readonly upgrade: boolean;
   readonly connect: boolean;
   readonly isHead: boolean;
+  /** The client lets the connection stay open after this request (HTTP/1.1 without `Connection: close`). */
+  readonly keepAlive: boolean;
+  /** `Expect: 100-continue`: the client may hold its body back until it sees 100 or a final answer. */
+  readonly expectContinue: boolean;
   readonly host: string | undefined;
   readonly marked: readonly MarkedHeader[];
 }
@@ -152,6 +158,7 @@ export function parseRequestHead(input: Buffer): RequestHeadParse {
   let te: string | undefined;
   let connectionTokens: string[] = [];
   let upgradeSeen = false;
+  let expectContinue = false;
   let host: string | undefined;
   const marked: MarkedHeader[] = [];
 
@@ -190,6 +197,9 @@ export function parseRequestHead(input: Buffer): RequestHeadParse {
           break;
         case HeaderId.Upgrade:
           upgradeSeen = true;
+          break;
+        case HeaderId.Expect:
+          if (value.toLowerCase() === '100-continue') expectContinue = true;
           break;
         case HeaderId.Host:
           if (host !== undefined) return bad('more than one Host');
@@ -232,6 +242,8 @@ export function parseRequestHead(input: Buffer): RequestHeadParse {
       upgrade: upgradeSeen && connectionTokens.includes('upgrade'),
       connect,
       isHead: method === 'HEAD',
+      keepAlive: versionMinor === 1 ? !connectionTokens.includes('close') : connectionTokens.includes('keep-alive'),
+      expectContinue,
       host,
       marked,
     },

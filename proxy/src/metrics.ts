@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { systemClock, type Clock } from '../../shared/clock.js';
-import type { ConnectionAccepted, ConnectionClosed, HandshakeFailure, ProxyEvents, UpstreamFailure } from './events.js';
+import type { AuthzDenied, ConnectionAccepted, ConnectionClosed, HandshakeFailure, ProxyEvents, UpstreamFailure } from './events.js';
 import type { IdentitySnapshot } from './identity/snapshot.js';
 import { spiffeIdOfSans } from './peer-identity.js';
 
@@ -62,6 +62,7 @@ export class ProxyMetrics {
   readonly activeConnections: Gauge<'direction'>;
   readonly handshakeFailuresTotal: Counter<'direction' | 'reason'>;
   readonly upstreamFailuresTotal: Counter<'direction'>;
+  readonly authzDeniedTotal: Counter<'policy' | 'direction'>;
   readonly certExpirySeconds: Gauge<'level' | 'serial'>;
   readonly rotationsTotal: Counter<'result'>;
   readonly receivedBytesTotal: Counter<'direction' | 'tls_mode'>;
@@ -97,6 +98,12 @@ export class ProxyMetrics {
       name: 'mesh_proxy_upstream_failures_total',
       help: 'Upstreams (the local app inbound, a destination outbound) that could not be resolved or reached.',
       labelNames: ['direction'],
+      registers,
+    });
+    this.authzDeniedTotal = new Counter({
+      name: 'mesh_proxy_authz_denied_total',
+      help: 'Connections (TCP ports) and requests (HTTP ports) refused by authorization, by deciding policy (namespace/name, or (reason) when none decided).',
+      labelNames: ['policy', 'direction'],
       registers,
     });
     const certs = (): CertInfo[] => this.#currentCerts();
@@ -162,11 +169,16 @@ export class ProxyMetrics {
     const onUpstream = (e: UpstreamFailure): void => {
       this.upstreamFailuresTotal.labels(e.direction).inc();
     };
+    const onDenied = (e: AuthzDenied): void => {
+      this.authzDeniedTotal.labels(e.label, e.direction).inc();
+    };
     events.on('connection-accepted', onAccepted);
     events.on('connection-closed', onClosed);
     events.on('handshake-failure', onFailure);
     events.on('upstream-failure', onUpstream);
+    events.on('authz-denied', onDenied);
     return () => {
+      events.off('authz-denied', onDenied);
       events.off('connection-accepted', onAccepted);
       events.off('connection-closed', onClosed);
       events.off('handshake-failure', onFailure);

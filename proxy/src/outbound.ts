@@ -17,7 +17,7 @@ import { MESH_ALPN, MESH_ALPN_PROTOCOLS, type TlsContexts } from './tls-contexts
 // ---------------------------------------------------------------------------------------------------------
 // Origination
 
-export type UpstreamFailureReason = 'unknown-service' | 'connect-failed' | 'connect-timeout';
+export type UpstreamFailureReason = 'unknown-service' | 'connect-failed' | 'connect-timeout' | 'no-sidecar';
 
 /** The destination could not be resolved or reached (before any TLS). */
 export class UpstreamError extends MeshError {
@@ -199,6 +199,11 @@ export async function openUpstream(host: string, port: number, opts: OutboundOpt
   if (!destination) throw new UpstreamError('unknown-service', `${host}:${port}`, `unknown service ${host}:${port}`);
   const mode = (opts.decideOutbound ?? autoMtls)(destination, host, port);
   const { host: dh, port: dp } = destination.address;
+  if (mode === 'mesh' && !destination.hasSidecar) {
+    // Only a client TLS rule (DestinationRule ISTIO_MUTUAL) asks for mTLS towards a workload without a
+    // sidecar. Nobody there could complete the handshake, and no identity is registered to check: say so.
+    throw new UpstreamError('no-sidecar', `${host}:${port}`, `client TLS mode ISTIO_MUTUAL asks for mesh mTLS, but ${host}:${port} has no sidecar`);
+  }
   if (mode === 'plaintext') {
     const socket = await connectPlain(dh, dp, { timeoutMs: timeouts.connectMs, timer: opts.timer });
     return { socket, tlsMode: 'plaintext', peerId: undefined, destination };

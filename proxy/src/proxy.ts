@@ -17,6 +17,8 @@ import { InboundListener } from './inbound.js';
 import { UpstreamListener, HttpProxyListener, type OutboundOptions } from './outbound.js';
 import { startAdmin, type AdminListener } from './admin.js';
 import type { TcpListener } from './listener.js';
+import { PolicyState, parseResolvedPolicy, policyDecideOutbound } from './policy/index.js';
+import { PolicyClient } from './policy-stream/policy-client.js';
 
 export const PROXY_VERSION = '0.1.0';
 
@@ -71,12 +73,14 @@ export async function startProxy(cfg: ProxyConfig, clock: Clock, random: () => n
   const timer = new CoarseTimer(clock);
   const timeouts = { handshakeMs: cfg.handshakeTimeoutMs, idleMs: cfg.idleTimeoutMs };
 
+  const policy = new PolicyState();
   const listeners: TcpListener[] = [];
   const inboundLog = log('inbound');
   const inbound = cfg.inbound.map((i) => {
     const l = new InboundListener({
-      port: { listenHost: i.listen.host, listenPort: i.listen.port, appHost: i.app.host, appPort: i.app.port, http: i.protocol === 'http', name: `inbound:${i.servicePort}` },
+      port: { listenHost: i.listen.host, listenPort: i.listen.port, appHost: i.app.host, appPort: i.app.port, servicePort: i.servicePort, http: i.protocol === 'http', name: `inbound:${i.servicePort}` },
       contexts,
+      policy,
       events,
       timer,
       timeouts,
@@ -87,7 +91,7 @@ export async function startProxy(cfg: ProxyConfig, clock: Clock, random: () => n
   });
 
   const resolver = new RegistryResolver(cfg.namespace, cfg.outboundPolicy);
-  const outbound: OutboundOptions = { contexts, resolver, events, timer, timeouts, logger: log('outbound') };
+  const outbound: OutboundOptions = { contexts, resolver, events, timer, timeouts, logger: log('outbound'), decideOutbound: policyDecideOutbound(policy, cfg.namespace) };
   const upstreams = cfg.upstreams.map((u) => {
     const l = new UpstreamListener({ listenHost: u.listen.host, listenPort: u.listen.port, service: u.host, servicePort: u.port }, outbound);
     listeners.push(l);
@@ -128,7 +132,25 @@ export async function startProxy(cfg: ProxyConfig, clock: Clock, random: () => n
   });
   registry.on('refused', (err: Error) => emit({ event: 'registration-refused', error: err.message }));
 
-  // The registry counts for readiness like a listener: a client sidecar that does not know where
+  const policyLog = log('policy');
+  const policyClient = new PolicyClient({
+    controlPlane: cfg.controlPlane,
+    bootstrapRootsPem: rootsPem,
+    workload: { id: cfg.nodeId, labels: { ...cfg.labels }, ports: cfg.inbound.map((i) => i.servicePort), services: cfg.services.map((s) => s.split('.')[0] ?? s) },
+    identity,
+    trustDomain: cfg.trustDomain,
+    apply: (json, version) => policy.apply(parseResolvedPolicy(json), version),
+    clock,
+    random,
+    log: policyLog,
+  });
+  policyClient.on('applied', (version: string) => {
+    emit({ event: 'policy-applied', version });
+    maybeReady();
+  });
+  policyClient.on('rejected', (r: { version: string; error: string }) => emit({ event: 'policy-rejected', ...r }));
+
+  // The registry and the policy count for readiness like listeners: a client sidecar that does not know where
   // services are yet would answer its app's first requests with 502.
   const registryGate: AdminListener = {
     name: 'registry',
@@ -137,13 +159,21 @@ export async function startProxy(cfg: ProxyConfig, clock: Clock, random: () => n
     },
     describe: () => ({ name: 'registry', synced: registrySynced, version: registry.version, connected: registry.connected, services: registry.services }),
   };
+  // Serving before the first policy would run PERMISSIVE where the operator asked for STRICT.
+  const policyGate: AdminListener = {
+    name: 'policy',
+    get listening() {
+      return policyClient.synced;
+    },
+    describe: () => ({ name: 'policy', synced: policyClient.synced, ...policy.describe() }),
+  };
 
   const admin = await startAdmin({
     host: cfg.adminListen.host,
     port: cfg.adminListen.port,
     metrics,
     snapshot: () => identity.current(),
-    listeners: () => [...listeners, registryGate],
+    listeners: () => [...listeners, registryGate, policyGate],
     logger: root,
     setLogLevel: (level: LevelWithSilent) => {
       for (const l of loggers) l.level = level;
@@ -161,7 +191,7 @@ export async function startProxy(cfg: ProxyConfig, clock: Clock, random: () => n
   let readyEmitted = false;
   function maybeReady(): void {
     const snap = identity.current();
-    if (readyEmitted || !snap || !registrySynced) return;
+    if (readyEmitted || !snap || !registrySynced || !policyClient.synced) return;
     readyEmitted = true;
     emit({ event: 'ready', spiffeId: snap.spiffeId, serial: snap.serialHex, notAfter: new Date(snap.notAfterMs).toISOString() });
   }
@@ -185,6 +215,7 @@ export async function startProxy(cfg: ProxyConfig, clock: Clock, random: () => n
   });
   identity.start();
   registry.start();
+  policyClient.start();
 
   return {
     identity,
@@ -192,6 +223,7 @@ export async function startProxy(cfg: ProxyConfig, clock: Clock, random: () => n
     async stop() {
       identity.stop();
       registry.stop();
+      policyClient.stop();
       await Promise.all(listeners.map((l) => l.close(true)));
       await admin.close();
       timer.close();

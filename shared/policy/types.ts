@@ -23,6 +23,12 @@ export interface PeerAuthentication {
     readonly selector?: { readonly matchLabels: Readonly<Record<string, string>> };
     readonly mtls?: { readonly mode: StoredMtlsMode };
     readonly portLevelMtls?: Readonly<Record<string, { readonly mode: StoredMtlsMode }>>;
+    /**
+     * Only in objects translated from a legacy `authentication.istio.io/v1alpha1` `Policy` with
+     * `spec.targets`: short names of services in this namespace. Workload level, like `selector`: it
+     * selects the workloads that back one of these services (see `resolveWorkloadPolicy`'s `services`).
+     */
+    readonly targets?: readonly { readonly name: string }[];
   };
 }
 

@@ -1,6 +1,8 @@
 import type { Command } from '../command.js';
 import { tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { caBundle } from './ca.js';
+import { apply, del, get } from './policy.js';
+import { proxyStatus } from './proxies.js';
 
 /** Every meshctl command, in the order `meshctl --help` lists them. */
-export const COMMANDS: readonly Command[] = [tokenCreate, tokenRevoke, tokenList, caBundle];
+export const COMMANDS: readonly Command[] = [apply, get, del, proxyStatus, tokenCreate, tokenRevoke, tokenList, caBundle];

@@ -1,13 +1,11 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import type { PeerCertificate } from 'node:tls';
 import type { Clock, Timer } from '../../../shared/clock.js';
 import type { Logger } from '../../../shared/logging.js';
-import { controlPlaneSpiffeId } from '../../../shared/spiffe.js';
 import { registryService, type RegistryResponse, type RegistryStreamClient, type WorkloadMsg, type ServiceEntryMsg } from '../../../shared/registry-types.js';
 import { Backoff } from '../identity/backoff.js';
 import type { IdentitySource } from '../identity/snapshot.js';
-import { checkControlPlane } from '../identity/secret-session.js';
+import { mtlsCredentials, CHANNEL_OPTIONS } from '../control-plane-channel.js';
 
 export interface RegistryClientOptions {
   readonly controlPlane: string;
@@ -68,15 +66,8 @@ export class RegistryClient extends EventEmitter {
   #connect(): void {
     const snap = this.o.identity.current();
     if (this.#stopped || !snap) return;
-    const roots = [this.o.bootstrapRootsPem, ...snap.rootsPem].join('\n');
-    const expected = controlPlaneSpiffeId(this.o.trustDomain);
-    const creds = grpc.credentials.createSsl(Buffer.from(roots), Buffer.from(snap.privateKeyPem), Buffer.from(snap.chainPem.join('')), {
-      checkServerIdentity: (_h: string, cert: PeerCertificate) => checkControlPlane(cert, expected),
-    });
     const Client = registryService();
-    const client = new Client(this.o.controlPlane, creds, { // The control plane is authenticated by SPIFFE ID; a fixed name keeps TLS from sending an IP as SNI.
-      'grpc.ssl_target_name_override': 'mesh-control-plane',
-      'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
+    const client = new Client(this.o.controlPlane, mtlsCredentials(snap, this.o.bootstrapRootsPem, this.o.trustDomain), CHANNEL_OPTIONS);
     const call = (client as unknown as { Watch(): RegistryStreamClient }).Watch();
     this.#client = client;
     this.#call = call;
