@@ -133,7 +133,7 @@ function sourceMatches(s: AuthzSource, ctx: Ctx): boolean {
 function operationMatches(o: AuthzOperation, ctx: Ctx): boolean {
   if (o.ports !== undefined && !o.ports.some(portMatch(ctx.port))) return false;
   if (o.notPorts !== undefined && o.notPorts.some(portMatch(ctx.port))) return false;
-  const usesL7 = [o.hosts, o.notHosts, o.methods, o.notMethods, o.paths, o.notPaths].some((f) => f !== undefined);
+  const usesL7 = o.hosts !== undefined || o.notHosts !== undefined || o.methods !== undefined || o.notMethods !== undefined || o.paths !== undefined || o.notPaths !== undefined;
   if (!usesL7) return true;
   const http = ctx.http;
   if (!http) return ctx.l7OnTcp;

@@ -5,7 +5,8 @@
 // Namespaces: a missing metadata.namespace is `default` (as kubectl without -n; `defaultNamespace`
 // overrides it). `istio-system` is an alias of the root namespace, so Istio YAML for mesh-wide policy
 // works unchanged: such objects are stored in the configured root namespace (default `mesh-system`).
-// Legacy MeshPolicy is cluster-scoped and is stored in the root namespace under its own name.
+// Legacy MeshPolicy is cluster-scoped and is stored in the root namespace under its own name (a
+// namespace written on it is ignored, as the API server does).
 import { parseAllDocuments } from 'yaml';
 import { PolicyInvalidError, type PolicyProblem } from './errors.js';
 import { FieldCheck, describe, isRecord } from './field-check.js';
@@ -89,12 +90,10 @@ function checkMetadata(c: FieldCheck, raw: unknown, kind: InputKind | undefined,
     const ns = c.string(o.namespace, 'metadata.namespace');
     if (ns !== undefined) {
       if (!isDns1123Label(ns)) c.fail('metadata.namespace', `${JSON.stringify(ns)} is not a namespace (DNS-1123 label: lower case, digits, -, at most 63 characters)`);
-      if (kind === 'MeshPolicy' && ns !== opts.rootNamespace && ns !== ISTIO_ROOT_NAMESPACE) {
-        c.fail('metadata.namespace', `a MeshPolicy is mesh-wide: leave the namespace out (it is stored in ${opts.rootNamespace})`);
-      }
       meta.namespace = ns;
     }
   }
+  // Cluster-scoped: like the API server (and `kubectl apply -n`), any namespace given is ignored.
   if (kind === 'MeshPolicy') meta.namespace = opts.rootNamespace;
   if (meta.namespace === ISTIO_ROOT_NAMESPACE) meta.namespace = opts.rootNamespace;
   if (o.labels !== undefined) {

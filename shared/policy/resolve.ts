@@ -85,14 +85,15 @@ function resolveInbound(pas: readonly PeerAuthentication[], w: WorkloadRef, root
 
 /**
  * `httpbin` (in namespace ns) → `httpbin.ns.svc.cluster.local`; `httpbin.foo` → `httpbin.foo.svc.cluster.local`;
- * `httpbin.foo.svc` → `….cluster.local`; anything longer, `*…` and absolute names (trailing dot, which is
- * dropped) are taken as they are. Lower case. The two-label rule is Kubernetes' DNS search path, so it
+ * `httpbin.foo.svc` → `….cluster.local`; anything longer, `*…`, IP addresses and absolute names (trailing
+ * dot, which is dropped) are taken as they are. Lower case. The two-label rule is Kubernetes' DNS search path, so it
  * has the same ambiguity: `example.com` reads as service `example` in namespace `com`.
  */
 export function qualifyHost(host: string, namespace: string): string {
-  const h = host.toLowerCase();
+  // A port is not part of the name (`httpbin.foo:8000`); IPv6 literals are taken as they are.
+  const h = host.toLowerCase().replace(/^([^:]+):\d+$/, '$1');
   if (h.endsWith('.')) return h.slice(0, -1);
-  if (h.startsWith('*')) return h;
+  if (h.startsWith('*') || h.includes(':') || h.startsWith('[')) return h;
   const labels = h.split('.');
   if (labels.length === 1) return `${h}.${namespace}.${CLUSTER_SUFFIX}`;
   if (labels.length === 2) return `${h}.${CLUSTER_SUFFIX}`;
@@ -177,6 +178,6 @@ export function clientTlsFor(rules: readonly ResolvedClientTls[], host: string, 
   const candidates = rules
     .map((r, i) => ({ r, i, specificity: hostSpecificity(r.host, target) }))
     .filter((c) => c.specificity > 0 && (c.r.port === undefined || c.r.port === port));
-  candidates.sort((a, b) => nsRank(a.r.source) - nsRank(b.r.source) || a.i - b.i);
+  candidates.sort((a, b) => b.specificity - a.specificity || nsRank(a.r.source) - nsRank(b.r.source) || a.i - b.i);
   return candidates[0]?.r.mode;
 }

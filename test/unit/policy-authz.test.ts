@@ -170,6 +170,8 @@ test('hosts: case-insensitive, with or without port, trailing dot (CVE-2021-3915
   const deny = policy('deny-host', { action: 'DENY', rules: [{ to: [{ operation: { hosts: ['httpbin.foo'] } }] }] });
   for (const host of ['httpbin.foo', 'Httpbin.Foo', 'HTTPBIN.FOO:8000', 'httpbin.foo.', 'httpbin.foo.:8000']) t.false(evaluate([deny, ALLOW_ALL], http('/x', { host })).allowed, host);
   for (const host of ['httpbin.bar', 'httpbin.foo.evil', 'xhttpbin.foo']) t.true(evaluate([deny, ALLOW_ALL], http('/x', { host })).allowed, host);
+  const upperRule = policy('upper-rule', { action: 'DENY', rules: [{ to: [{ operation: { hosts: ['HTTPBIN.Foo'] } }] }] });
+  t.false(evaluate([upperRule], http('/x', { host: 'httpbin.foo:8000' })).allowed, 'the rule side is case-insensitive too');
   const withPort = policy('with-port', { rules: [{ to: [{ operation: { hosts: ['httpbin.foo:8000', '*.bar'] } }] }] });
   t.true(evaluate([withPort], http('/x', { host: 'HTTPBIN.foo:8000' })).allowed);
   t.false(evaluate([withPort], http('/x', { host: 'httpbin.foo:9000' })).allowed);

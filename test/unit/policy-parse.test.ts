@@ -216,7 +216,6 @@ const REFUSALS: readonly (readonly [string, object, string])[] = [
   ['port-specific Policy targets', { apiVersion: 'authentication.istio.io/v1alpha1', kind: 'Policy', metadata: { name: 'x', namespace: 'foo' }, spec: { targets: [{ name: 'httpbin', ports: [{ number: 8000 }] }], peers: [{ mtls: {} }] } }, 'spec.targets[0].ports: port-specific legacy policies are not supported'],
   ['Policy origins (JWT)', { apiVersion: 'authentication.istio.io/v1alpha1', kind: 'Policy', metadata: { name: 'x', namespace: 'foo' }, spec: { origins: [] } }, 'spec.origins: JWT'],
   ['Policy bad legacy mode', { apiVersion: 'authentication.istio.io/v1alpha1', kind: 'Policy', metadata: { name: 'x', namespace: 'foo' }, spec: { peers: [{ mtls: { mode: 'DISABLE' } }] } }, 'spec.peers[0].mtls.mode: want one of STRICT|PERMISSIVE'],
-  ['MeshPolicy in a namespace', { apiVersion: 'authentication.istio.io/v1alpha1', kind: 'MeshPolicy', metadata: { name: 'default', namespace: 'foo' }, spec: {} }, 'metadata.namespace: a MeshPolicy is mesh-wide'],
   ['MeshPolicy targets', { apiVersion: 'authentication.istio.io/v1alpha1', kind: 'MeshPolicy', metadata: { name: 'default' }, spec: { targets: [{ name: 'a' }] } }, 'spec.targets: a MeshPolicy applies to the whole mesh'],
   ['MeshPolicy with a v1beta1 apiVersion', { apiVersion: 'security.istio.io/v1beta1', kind: 'MeshPolicy', metadata: { name: 'default' }, spec: {} }, 'apiVersion: want authentication.istio.io/v1alpha1 for MeshPolicy'],
 ];
@@ -254,6 +253,11 @@ test('accepted variants: MESH_MUTUAL alias, empty selector is no selector, v1 an
   t.deepEqual(validatePolicy(allFields, OPTS).spec, allFields.spec);
   for (const v of ['v1beta1', 'v1']) t.notThrows(() => validatePolicy({ ...ap({}), apiVersion: `security.istio.io/${v}` }, OPTS));
   for (const v of ['v1alpha3', 'v1beta1', 'v1']) t.notThrows(() => validatePolicy({ ...dr({ host: 'a' }), apiVersion: `networking.istio.io/${v}` }, OPTS));
+});
+
+test('a MeshPolicy is cluster-scoped: a namespace on it (kubectl apply -n) is ignored', (t) => {
+  const o = validatePolicy({ apiVersion: 'authentication.istio.io/v1alpha1', kind: 'MeshPolicy', metadata: { name: 'default', namespace: 'foo' }, spec: { peers: [{ mtls: {} }] } }, OPTS);
+  t.is(o.metadata.namespace, 'mesh-system');
 });
 
 test('legacy Policy without targets is namespace-wide; without peers it is DISABLE', (t) => {

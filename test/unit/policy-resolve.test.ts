@@ -171,6 +171,10 @@ test('clientTlsFor qualifies dialled names: httpbin.foo, the FQDN, the short nam
   t.is(tlsFor(objects, 'bar', 'httpbin'), undefined, 'httpbin from bar is httpbin.bar');
   t.is(tlsFor(objects, 'bar', 'httpbin.bar'), undefined);
   t.is(tlsFor(objects, 'bar', 'httpbin.foo.example.com'), undefined);
+  t.is(tlsFor(objects, 'bar', 'httpbin.foo:8000'), 'ISTIO_MUTUAL', 'a port in the name is ignored');
+  t.is(tlsFor([destinationRule(ROOT, 'all', '*', 'DISABLE')], 'bar', '::1'), 'DISABLE');
+  t.is(tlsFor([destinationRule(ROOT, 'local', '*.local', 'DISABLE')], 'bar', '::1'), undefined, 'an IPv6 literal is not qualified');
+  t.is(tlsFor([destinationRule(ROOT, 'local', '*.local', 'DISABLE')], 'bar', '10.0.0.1'), undefined, 'nor an IPv4 one');
 });
 
 test('clientTlsFor qualifies short rule hosts with the rule\'s namespace', (t) => {

@@ -67,9 +67,9 @@ function withNamespace(doc: unknown, namespace: string, file: string): unknown {
   if (meta !== undefined && (typeof meta !== 'object' || meta === null)) return doc;
   const ns = (meta as { namespace?: unknown } | undefined)?.namespace;
   if (ns !== undefined && ns !== namespace) {
-    throw new UsageError(`${file}: the namespace from the document (${String(ns)}) does not match --namespace ${namespace}`);
+    throw new UsageError(`${file}: the namespace from the document (${JSON.stringify(ns)}) does not match --namespace ${namespace}`);
   }
-  return { ...doc, metadata: { ...(meta as object | undefined), namespace } };
+  return { ...doc, metadata: { ...meta, namespace } };
 }
 
 async function readStdin(): Promise<string> {
