@@ -19,8 +19,9 @@ export const PROXY_FLAGS: FlagDefs = {
     type: 'string',
     value: 'PORT/PROTO=LISTEN[=APP]',
     multiple: true,
-    help: 'serve service port PORT (http|tcp) through an inbound listener at LISTEN (host:port), forwarding to APP (host:port, default --app-host:PORT)',
+    help: 'serve service port PORT through an inbound listener at LISTEN (host:port), forwarding to APP (host:port, default --app-host:PORT); PROTO is a port name: http, http-*, tcp, tcp-*',
   },
+  'http-ports': { type: 'string', value: 'PORT,…', multiple: true, help: 'service ports that speak HTTP/1.1 whatever their --inbound name says (L7 authorization, x-forwarded-client-cert)' },
   'app-host': { type: 'string', value: 'HOST', default: '127.0.0.1', help: 'where the app listens (loopback in a pod)' },
   'advertise-host': { type: 'string', value: 'HOST', env: 'POD_IP', help: 'address other proxies reach the inbound listeners at (default: their listen host)' },
   upstream: { type: 'string', value: 'HOST:PORT=SERVICE:PORT', multiple: true, help: 'local listener that carries to a mesh service, e.g. 127.0.0.1:9001=httpbin.foo:8000' },
@@ -70,7 +71,8 @@ export interface ProxyConfig {
   readonly logLevel: LevelWithSilent;
 }
 
-const INBOUND_RE = /^(\d{1,5})\/(http|tcp)=([^=]+)(?:=([^=]+))?$/;
+// The protocol is a port name as in a Kubernetes Service: `http`, `http-web` → HTTP; `tcp`, `tcp-db` → TCP.
+const INBOUND_RE = /^(\d{1,5})\/((?:http|tcp)(?:-[a-z0-9-]{1,50})?)=([^=]+)(?:=([^=]+))?$/;
 const UPSTREAM_RE = /^(.+)=([^=:]+):(\d{1,5})$/;
 
 export function parseProxyConfig(values: ParsedCli['values']): ProxyConfig {
@@ -89,16 +91,22 @@ export function parseProxyConfig(values: ParsedCli['values']): ProxyConfig {
   p.check(cp.port !== 0, '--control-plane', 'a non-zero port', str(values, 'control-plane'));
 
   const appHost = str(values, 'app-host') ?? '127.0.0.1';
+  const httpPorts = new Set<number>();
+  for (const raw of strs(values, 'http-ports').flatMap((v) => v.split(','))) {
+    const n = p.int('--http-ports', raw.trim(), { def: 0, min: 1, max: 65535 });
+    if (n) httpPorts.add(n);
+  }
   const inbound = strs(values, 'inbound').map((raw): InboundPort => {
     const m = INBOUND_RE.exec(raw);
     const port = m ? Number(m[1]) : 0;
     const none = { host: '', port: 0 };
     if (!m || port < 1 || port > 65535) {
-      p.add('--inbound', 'PORT/http|tcp=HOST:PORT[=APPHOST:APPPORT] such as 8000/http=127.0.0.1:15006', raw);
+      p.add('--inbound', 'PORT/NAME=HOST:PORT[=APPHOST:APPPORT] with NAME http, http-*, tcp or tcp-*, such as 8000/http=127.0.0.1:15006', raw);
       return { servicePort: 0, protocol: 'tcp', listen: none, app: none };
     }
     const app = m[4] === undefined ? { host: appHost, port } : p.hostPort('--inbound (app)', m[4], none);
-    return { servicePort: port, protocol: m[2] === 'http' ? 'http' : 'tcp', listen: p.hostPort('--inbound', m[3], none), app };
+    const http = (m[2] ?? '').startsWith('http') || httpPorts.has(port);
+    return { servicePort: port, protocol: http ? 'http' : 'tcp', listen: p.hostPort('--inbound', m[3], none), app };
   });
   const seen = new Set<number>();
   for (const i of inbound) {

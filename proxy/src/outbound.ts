@@ -485,6 +485,8 @@ class ForwardProxyConnection implements PumpHandler, ResponseObserver {
   readonly #pump: RequestPump;
   #up: Upstream | undefined;
   #tunnel = false;
+  /** The last request said the connection ends after its answer. */
+  #closeAfter = false;
   #idleWaiter: (() => void) | undefined;
   #idleWatch: Timer | undefined;
 
@@ -600,6 +602,9 @@ class ForwardProxyConnection implements PumpHandler, ResponseObserver {
       this.#down.end();
     } else if (up.tracker.outstanding > 0) {
       this.#down.destroy();
+    } else if (this.#closeAfter || this.#down.readableEnded) {
+      // The client asked to close (Connection: close, HTTP/1.0, or its own FIN) and has every answer.
+      this.#down.end();
     }
     // An idle keep-alive upstream that the server closed: the next request opens a new one.
     this.#detach(up);
@@ -624,6 +629,7 @@ class ForwardProxyConnection implements PumpHandler, ResponseObserver {
   // --- internals
 
   #send(up: Upstream, head: RequestHead, target: ProxyTarget): HeadVerdict {
+    this.#closeAfter = !head.keepAlive;
     up.tracker.expect(expectationOf(head));
     const parts =
       target.originForm === undefined
