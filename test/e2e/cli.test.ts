@@ -94,3 +94,57 @@ test('a corrupt CA file stops the control plane with its name; it is not regener
   t.regex(r.stderr, /MESH_ERR_CA_MATERIAL/);
   t.is(await readFile(keyPath, 'utf8'), original.slice(0, original.length / 2), 'left for the operator to restore');
 });
+
+test('meshctl apply, get and delete policies against a real control plane', async (t) => {
+  const dir = await tmp();
+  const cp = startProcess('control-plane', BIN.controlPlane, ['--data-dir', dir, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0'], join(dir, 'cp.log'));
+  t.teardown(() => cp.stop());
+  const { httpPort } = await cp.listening;
+  const env = { MESH_CONTROL_PLANE: `http://127.0.0.1:${String(httpPort)}`, MESH_ADMIN_TOKEN: (await readFile(join(dir, 'admin.token'), 'utf8')).trim() };
+  const file = join(dir, 'policies.yaml');
+  await writeFile(file, [
+    'apiVersion: security.istio.io/v1beta1',
+    'kind: PeerAuthentication',
+    'metadata:',
+    '  name: default',
+    'spec:',
+    '  mtls:',
+    '    mode: STRICT',
+    '---',
+    'apiVersion: networking.istio.io/v1alpha3',
+    'kind: DestinationRule',
+    'metadata:',
+    '  name: httpbin',
+    'spec:',
+    '  host: httpbin.foo.svc.cluster.local',
+    '  trafficPolicy:',
+    '    tls:',
+    '      mode: ISTIO_MUTUAL',
+    '',
+  ].join('\n'));
+  const applied = await runProcess(BIN.meshctl, ['apply', '-n', 'foo', '-f', file], env);
+  t.is(applied.code, 0, applied.stderr);
+  t.is(applied.stdout, 'peerauthentication.security.istio.io/default created (namespace foo)\ndestinationrule.networking.istio.io/httpbin created (namespace foo)\n');
+  const again = await runProcess(BIN.meshctl, ['apply', '-n', 'foo', '-f', file], env);
+  t.regex(again.stdout, /default unchanged/);
+
+  const asYaml = await runProcess(BIN.meshctl, ['get', 'pa', '-n', 'foo', '-o', 'yaml'], env);
+  t.regex(asYaml.stdout, /kind: PeerAuthentication/);
+  t.regex(asYaml.stdout, /mode: STRICT/);
+  const asJson = JSON.parse((await runProcess(BIN.meshctl, ['get', 'destinationrules', 'httpbin', '-n', 'foo', '-o', 'json'], env)).stdout) as { spec: { host: string } };
+  t.is(asJson.spec.host, 'httpbin.foo.svc.cluster.local');
+  t.regex((await runProcess(BIN.meshctl, ['get', 'pa'], env)).stdout, /foo\s+default\s+\d+\s+mtls STRICT/);
+
+  const bad = join(dir, 'bad.yaml');
+  await writeFile(bad, 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: x\n  namespace: foo\nspec:\n  action: AUDIT\n');
+  const refused = await runProcess(BIN.meshctl, ['apply', '-f', bad], env);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /spec\.action/);
+
+  const deleted = await runProcess(BIN.meshctl, ['delete', 'peerauthentication', 'default', '-n', 'foo'], env);
+  t.is(deleted.code, 0, deleted.stderr);
+  const missing = await runProcess(BIN.meshctl, ['delete', '-n', 'foo', '-f', file], env);
+  t.is(missing.code, 1, 'one of the two was already gone');
+  t.regex(missing.stdout, /peerauthentication\.security\.istio\.io\/default not-found/);
+  t.regex(missing.stdout, /destinationrule\.networking\.istio\.io\/httpbin deleted/);
+});

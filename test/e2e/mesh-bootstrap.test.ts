@@ -54,3 +54,11 @@ test('npm run demo -- --check exits 0', async (t) => {
   t.regex(r.stdout, /sleep\.legacy to httpbin\.foo: 200 \(plaintext, no peer identity\)/);
   t.regex(r.stdout, /check: every expected outcome happened/);
 });
+
+test('npm run demo -- --scenario migration --check exits 0 and prints each step with the task\'s lines', async (t) => {
+  const demo = fileURLToPath(new URL('../../loadtest/demo.js', import.meta.url));
+  const r = await runProcess(demo, ['--scenario', 'migration', '--check'], {}, 120_000);
+  t.is(r.code, 0, r.stdout + r.stderr);
+  t.regex(r.stdout, /Step 3: Option 1: lock httpbin\.foo down to mutual TLS \(Policy STRICT\)[\s\S]*?sleep\.legacy to httpbin\.foo: 503/);
+  t.regex(r.stdout, /migration: every step matched the task/);
+});
