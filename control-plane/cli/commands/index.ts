@@ -3,6 +3,7 @@ import { tokenCreate, tokenList, tokenRevoke } from './token.js';
 import { caBundle } from './ca.js';
 import { apply, del, get } from './policy.js';
 import { proxyStatus } from './proxies.js';
+import { x509Inspect } from './x509.js';
 
 /** Every meshctl command, in the order `meshctl --help` lists them. */
-export const COMMANDS: readonly Command[] = [apply, get, del, proxyStatus, tokenCreate, tokenRevoke, tokenList, caBundle];
+export const COMMANDS: readonly Command[] = [apply, get, del, proxyStatus, tokenCreate, tokenRevoke, tokenList, caBundle, x509Inspect];

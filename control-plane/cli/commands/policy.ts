@@ -6,6 +6,7 @@ import { CONNECTION_FLAGS, apiClientFrom } from '../api-client.js';
 import { displayName, kindInfo, parseKind } from '../../policy/kinds.js';
 import type { PolicyKind, PolicyObject } from '../../../shared/policy/types.js';
 import type { Command } from '../command.js';
+import { readStdin } from '../stdin.js';
 import { table } from './token.js';
 
 interface Outcome {
@@ -72,11 +73,6 @@ function withNamespace(doc: unknown, namespace: string, file: string): unknown {
   return { ...doc, metadata: { ...meta, namespace } };
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 const line = (r: Result): string => `${displayName(r.kind, r.name)} ${r.outcome}${r.namespace ? ` (namespace ${r.namespace})` : ''}`;
 

@@ -1,0 +1,177 @@
+/**
+ * Worker process of `bench:control-plane` (forked by loadtest/bench-control-plane.ts; IPC only).
+ * Simulates `count` proxies as bare stream clients: each has its own P-256 key and CSR (made before
+ * the clock starts), opens a secret stream with a bootstrap token, gets its certificate, then opens a
+ * policy stream over mTLS with that certificate (its own channel: a client certificate is per
+ * channel) and ACKs every policy version. Both streams stay open, as a proxy keeps them.
+ *
+ * Messages in (from the parent): `init` (WorkerInit), `go` (start all secret streams now), `report`
+ * (send the push timestamps), `stop`. Messages out: `ready`, `certified`, `synced`, `progress`,
+ * `failed`, `pushes`. Times are wall-clock milliseconds with sub-ms precision
+ * (performance.timeOrigin + performance.now()) so that the parent can compare them across processes.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { generateKeyPairSync } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
+import { SecretSession, checkControlPlane } from '../../proxy/src/identity/secret-session.js';
+import { CHANNEL_OPTIONS } from '../../proxy/src/control-plane-channel.js';
+import { policyDiscovery, type PolicyResponse, type PolicyStreamClient } from '../../shared/policy-types.js';
+import type { SecretResponse } from '../../shared/secret-types.js';
+import { controlPlaneSpiffeId, spiffeId } from '../../shared/spiffe.js';
+import { createCsr } from '../../shared/x509/csr-build.js';
+import type { ParentMessage, WorkerInit, WorkerMessage } from './protocol.js';
+
+const wallNow = (): number => performance.timeOrigin + performance.now();
+
+interface SimProxy {
+  readonly index: number;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly token: string;
+  readonly keyPem: string;
+  readonly csrPem: string;
+  session?: SecretSession;
+  client?: grpc.Client;
+  call?: PolicyStreamClient;
+  certifiedAt?: number;
+  syncedAt?: number;
+  /** Arrival time of each policy version after the first one (the ACK is written in the same tick). */
+  readonly pushes: { version: string; revision: number; at: number }[];
+}
+
+const send = (m: WorkerMessage): void => {
+  process.send?.(m);
+};
+
+let proxies: SimProxy[] = [];
+let init: WorkerInit | undefined;
+let certified = 0;
+let synced = 0;
+let failed = 0;
+
+function prepare(w: WorkerInit): void {
+  init = w;
+  proxies = [];
+  for (let k = 0; k < w.count; k++) {
+    const index = w.firstIndex + k;
+    const id = w.identities[index % w.identities.length];
+    if (!id) throw new Error('no identity');
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const identity = { trustDomain: w.trustDomain, namespace: id.namespace, serviceAccount: id.serviceAccount };
+    const csrPem = createCsr({ privateKey, publicKey, uri: spiffeId(identity) });
+    proxies.push({
+      index,
+      namespace: id.namespace,
+      serviceAccount: id.serviceAccount,
+      token: id.token,
+      keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      csrPem,
+      pushes: [],
+    });
+  }
+}
+
+function fail(p: SimProxy, stage: string, err: unknown): void {
+  failed++;
+  const e = err as { details?: string; message?: string } | undefined;
+  send({ type: 'failed', index: p.index, stage, error: e?.details ?? e?.message ?? String(err) });
+}
+
+function startSecret(p: SimProxy, w: WorkerInit): void {
+  const session = new SecretSession(w.target, { rootsPem: w.rootsPem, token: p.token }, controlPlaneSpiffeId(w.trustDomain));
+  p.session = session;
+  session.on('response', (res: SecretResponse) => {
+    if (!res.certificate) {
+      // A push (trust bundle): ACK it like a proxy would.
+      session.send({ version_info: res.version_info, response_nonce: res.nonce });
+      return;
+    }
+    session.send({ version_info: res.version_info, response_nonce: res.nonce });
+    if (p.certifiedAt !== undefined) return;
+    p.certifiedAt = wallNow();
+    certified++;
+    if (certified + failed === proxies.length) send({ type: 'certified', count: certified, failed, lastAt: lastOf((q) => q.certifiedAt) });
+    startPolicy(p, w, res.certificate.pem, res.trust_bundle?.root_pem ?? []);
+  });
+  session.on('closed', (err?: Error) => {
+    if (p.certifiedAt === undefined) fail(p, 'secret', err ?? new Error('secret stream ended before a certificate'));
+  });
+  session.send({
+    node: { id: `bench-${p.index}`, namespace: p.namespace, service_account: p.serviceAccount, proxy_version: 'bench' },
+    csr_pem: p.csrPem,
+    requested_ttl_seconds: 0,
+  });
+}
+
+function startPolicy(p: SimProxy, w: WorkerInit, chainPem: string[], roots: string[]): void {
+  const expected = controlPlaneSpiffeId(w.trustDomain);
+  const creds = grpc.credentials.createSsl(Buffer.from([w.rootsPem, ...roots].join('\n')), Buffer.from(p.keyPem), Buffer.from(chainPem.join('')), {
+    checkServerIdentity: (_h: string, cert: PeerCertificate) => checkControlPlane(cert, expected),
+  });
+  const Client = policyDiscovery();
+  const client = new Client(w.target, creds, CHANNEL_OPTIONS);
+  const call = (client as unknown as { StreamPolicy(): PolicyStreamClient }).StreamPolicy();
+  p.client = client;
+  p.call = call;
+  call.on('data', (res: PolicyResponse) => {
+    const at = wallNow();
+    call.write({ version_info: res.version_info, response_nonce: res.nonce });
+    if (p.syncedAt === undefined) {
+      p.syncedAt = at;
+      synced++;
+      if (synced % 500 === 0) send({ type: 'progress', certified, synced });
+      if (synced + failed === proxies.length) send({ type: 'synced', count: synced, failed, lastAt: lastOf((q) => q.syncedAt) });
+      return;
+    }
+    p.pushes.push({ version: res.version_info, revision: res.revision, at });
+  });
+  call.on('error', (err: grpc.ServiceError) => {
+    if (err.code !== grpc.status.CANCELLED || p.syncedAt === undefined) fail(p, 'policy', err);
+  });
+  call.write({ workload: { id: `bench-${p.index}`, labels: { app: p.serviceAccount }, ports: [8080], services: [] }, version_info: '' });
+}
+
+function lastOf(f: (p: SimProxy) => number | undefined): number {
+  let m = 0;
+  for (const p of proxies) m = Math.max(m, f(p) ?? 0);
+  return m;
+}
+
+function stopAll(): void {
+  for (const p of proxies) {
+    p.call?.cancel();
+    p.client?.close();
+    p.session?.close();
+  }
+}
+
+process.on('message', (raw: unknown) => {
+  const m = raw as ParentMessage;
+  switch (m.type) {
+    case 'init': {
+      const t0 = performance.now();
+      prepare(m.init);
+      send({ type: 'ready', keygenMs: performance.now() - t0, rssBytes: process.memoryUsage().rss });
+      break;
+    }
+    case 'go': {
+      const w = init;
+      if (!w) throw new Error('go before init');
+      // Mass restart: every secret stream is opened in this one tick.
+      for (const p of proxies) startSecret(p, w);
+      break;
+    }
+    case 'report':
+      send({
+        type: 'pushes',
+        rssBytes: process.memoryUsage().rss,
+        items: proxies.map((p) => ({ index: p.index, certifiedAt: p.certifiedAt ?? 0, syncedAt: p.syncedAt ?? 0, pushes: p.pushes })),
+      });
+      break;
+    case 'stop':
+      stopAll();
+      setTimeout(() => process.exit(0), 200).unref();
+      process.disconnect();
+      break;
+  }
+});
