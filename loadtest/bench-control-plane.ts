@@ -161,6 +161,12 @@ function pushHistogram(text: string): { count: number; sum: number; buckets: { l
   return { count, sum, buckets };
 }
 
+/** JS heap used / total and external memory of the control plane, from its process metrics. */
+function heapFigures(text: string): string {
+  const mib = (name: string): string => (gauge(text, `mesh_cp_process_${name}`) / 1048576).toFixed(1);
+  return `heap used ${mib('nodejs_heap_size_used_bytes')} MiB, heap total ${mib('nodejs_heap_size_total_bytes')} MiB, external ${mib('nodejs_external_memory_bytes')} MiB`;
+}
+
 function gauge(text: string, name: string): number {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m?.[1] ? Number(m[1]) : NaN;
@@ -225,6 +231,7 @@ async function main(): Promise<number> {
 
     await sleep(1000);
     const idle = await procMem(pid);
+    const heapIdle = heapFigures(await (await fetch(`${httpUrl}/metrics`)).text());
     const cpuIdle = await procCpuSeconds(pid);
     progress(`control plane idle: VmRSS ${(idle.rss / 1048576).toFixed(1)} MiB`);
 
@@ -246,6 +253,7 @@ async function main(): Promise<number> {
     const metricsBefore = await (await fetch(`${httpUrl}/metrics`)).text();
     const secretStreams = gauge(metricsBefore, 'mesh_cp_connected_proxies');
     const policyStreams = gauge(metricsBefore, 'mesh_cp_policy_streams');
+    const heapConnected = heapFigures(metricsBefore);
     progress(`control plane with ${secretStreams} secret and ${policyStreams} policy streams: VmRSS ${(connected.rss / 1048576).toFixed(1)} MiB`);
 
     // One policy change for all of them.
@@ -294,7 +302,8 @@ async function main(): Promise<number> {
       `control plane CPU, push          ${cpuPush.toFixed(2)} s`,
       `CP histogram ${'mesh_cp_policy_push_duration_seconds'}: count ${hist.count}, sum ${hist.sum.toFixed(3)} s; buckets ${hist.buckets.map((b) => `le ${b.le}: ${b.count}`).join(', ')}`,
       `control plane VmRSS              idle ${(idle.rss / 1048576).toFixed(1)} MiB, ${N} connected ${(connected.rss / 1048576).toFixed(1)} MiB, after push ${(after.rss / 1048576).toFixed(1)} MiB, peak (VmHWM) ${(after.hwm / 1048576).toFixed(1)} MiB`,
-      `worker VmRSS                     ${reports.map((r) => `${(r.rssBytes / 1048576).toFixed(0)} MiB`).join(', ')}`,
+      `control plane memory (prom-client) idle ${heapIdle}; connected ${heapConnected}`,
+      `workers (load generator)         VmRSS ${reports.map((r) => `${(r.rssBytes / 1048576).toFixed(0)} MiB`).join(', ')}; CPU ${reports.map((r) => `${r.cpuSeconds.toFixed(2)} s`).join(', ')}`,
       `streams seen by the CP           ${secretStreams} secret, ${policyStreams} policy`,
       '',
       `${certifiedS < TARGET_CERTIFIED_S ? 'PASS' : 'FAIL'}  all certified in ${certifiedS.toFixed(2)} s (target < ${TARGET_CERTIFIED_S} s)`,

@@ -38,4 +38,4 @@ export type WorkerMessage =
   | { type: 'synced'; count: number; failed: number; lastAt: number }
   | { type: 'progress'; certified: number; synced: number }
   | { type: 'failed'; index: number; stage: string; error: string }
-  | { type: 'pushes'; rssBytes: number; items: readonly ProxyRecord[] };
+  | { type: 'pushes'; rssBytes: number; cpuSeconds: number; items: readonly ProxyRecord[] };

@@ -165,6 +165,7 @@ process.on('message', (raw: unknown) => {
       send({
         type: 'pushes',
         rssBytes: process.memoryUsage().rss,
+        cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
         items: proxies.map((p) => ({ index: p.index, certifiedAt: p.certifiedAt ?? 0, syncedAt: p.syncedAt ?? 0, pushes: p.pushes })),
       });
       break;

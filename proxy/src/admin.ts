@@ -1,4 +1,6 @@
 import type { AddressInfo } from 'node:net';
+import { X509Certificate, createPublicKey } from 'node:crypto';
+import { validateChain } from './identity/validate-secret.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { LevelWithSilent } from 'pino';
 import { systemClock, type Clock } from '../../shared/clock.js';
@@ -52,7 +54,25 @@ function certJson(c: CertInfo, nowMs: number): Record<string, unknown> {
     notAfter: new Date(c.notAfterMs).toISOString(),
     secondsToExpiry: Math.floor((c.notAfterMs - nowMs) / 1000),
     fingerprint256: c.fingerprint256,
+    pem: c.pem,
   };
+}
+
+/** Does the chain this proxy serves verify against the bundle it holds, for its own key and ID, now? */
+function chainCheck(snap: IdentitySnapshot, nowMs: number): { ok: boolean; detail: string } {
+  try {
+    const roots = snap.rootsPem.map((p) => new X509Certificate(p));
+    validateChain(
+      { pem: [...snap.chainPem], serial_hex: snap.serialHex, not_before_unix_ms: snap.notBeforeMs, not_after_unix_ms: snap.notAfterMs },
+      createPublicKey(snap.privateKey),
+      snap.spiffeId,
+      roots,
+      nowMs,
+    );
+    return { ok: true, detail: `chain verifies against the trust bundle (${roots.length} root${roots.length === 1 ? '' : 's'})` };
+  } catch (e) {
+    return { ok: false, detail: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 export interface AdminServer {
@@ -93,6 +113,7 @@ export function buildAdmin(opts: AdminOptions): FastifyInstance {
       trustDomain: snap.trustDomain,
       bundleVersion: snap.bundleVersion,
       serial: snap.serialHex,
+      chainCheck: chainCheck(snap, now),
       chain: certs.filter((c) => c.level !== 'root').map((c) => certJson(c, now)),
       roots: certs.filter((c) => c.level === 'root').map((c) => certJson(c, now)),
     });

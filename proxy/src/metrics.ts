@@ -17,6 +17,7 @@ export interface CertInfo {
   readonly notBeforeMs: number;
   readonly notAfterMs: number;
   readonly fingerprint256: string;
+  readonly pem: string;
 }
 
 /** Every certificate of a snapshot with its level: leaf, issuing CA, intermediates, then the bundle roots. */
@@ -34,6 +35,7 @@ export function describeSnapshotCerts(snapshot: IdentitySnapshot): CertInfo[] {
       notBeforeMs: Date.parse(c.validFrom),
       notAfterMs: Date.parse(c.validTo),
       fingerprint256: c.fingerprint256,
+      pem,
     });
   };
   snapshot.chainPem.forEach((pem, i) => add(pem, i === 0 ? 'workload' : i === 1 ? 'issuing' : 'intermediate'));

@@ -77,3 +77,19 @@ test('openssl s_client with the mesh ALPN but no client certificate is refused b
   const metrics = await (await fetch(`http://127.0.0.1:${mesh.proxy('httpbin').adminPort}/stats/prometheus`)).text();
   t.regex(metrics, /mesh_proxy_handshake_failures_total\{direction="inbound",reason="no-client-cert"\} [1-9]/);
 });
+
+test('meshctl proxy-config secret shows a live proxy certificates per level and a passing chain check', async (t) => {
+  const admin = `http://127.0.0.1:${mesh.proxy('httpbin').adminPort}`;
+  const r = await runProcess(BIN.meshctl, ['proxy-config', 'secret', admin]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /identity: spiffe:\/\/cluster\.local\/ns\/foo\/sa\/httpbin/);
+  t.regex(r.stdout, /^WORKLOAD\s+[0-9a-f]+\s+spiffe:\/\/cluster\.local\/ns\/foo\/sa\/httpbin/m);
+  t.regex(r.stdout, /^ISSUING\s/m);
+  t.regex(r.stdout, /^ROOT\s/m);
+  t.regex(r.stdout, /chain check: OK/);
+  const json = JSON.parse((await runProcess(BIN.meshctl, ['proxy-config', 'secret', admin, '-o', 'json'])).stdout) as { chain: { pem: string }[] };
+  t.regex(json.chain[0]?.pem ?? '', /BEGIN CERTIFICATE/);
+  const down = await runProcess(BIN.meshctl, ['proxy-config', 'secret', 'http://127.0.0.1:9']);
+  t.is(down.code, 1);
+  t.regex(down.stderr, /unreachable/);
+});
