@@ -5,49 +5,49 @@ import { MeshError, errnoCode } from '../../shared/errors.js';
  * exactly one, and it is what metrics (`reason` label), logs and `meshctl` show.
  */
 export type HandshakeFailureReason =
-  | 'expired'
-  | 'not-yet-valid'
-  | 'unknown-authority'
-  | 'san-mismatch'
-  | 'bad-key-usage'
-  | 'bad-certificate'
-  | 'no-client-cert'
-  | 'protocol'
-  | 'plaintext-refused'
-  | 'handshake-timeout'
-  | 'peer-reset'
-  | 'no-identity'
+  | 'cert_expired'
+  | 'cert_not_yet_valid'
+  | 'unknown_authority'
+  | 'identity_mismatch'
+  | 'bad_key_usage'
+  | 'bad_certificate'
+  | 'no_client_cert'
+  | 'protocol_mismatch'
+  | 'plaintext_refused'
+  | 'handshake_timeout'
+  | 'peer_reset'
+  | 'no_identity'
   | 'other';
 
 export const HANDSHAKE_FAILURE_REASONS: readonly HandshakeFailureReason[] = [
-  'expired',
-  'not-yet-valid',
-  'unknown-authority',
-  'san-mismatch',
-  'bad-key-usage',
-  'bad-certificate',
-  'no-client-cert',
-  'protocol',
-  'plaintext-refused',
-  'handshake-timeout',
-  'peer-reset',
-  'no-identity',
+  'cert_expired',
+  'cert_not_yet_valid',
+  'unknown_authority',
+  'identity_mismatch',
+  'bad_key_usage',
+  'bad_certificate',
+  'no_client_cert',
+  'protocol_mismatch',
+  'plaintext_refused',
+  'handshake_timeout',
+  'peer_reset',
+  'no_identity',
   'other',
 ];
 
 const EXPLANATIONS: Readonly<Record<HandshakeFailureReason, string>> = {
-  expired: 'the peer certificate (or a CA in its chain) has expired',
-  'not-yet-valid': 'the peer certificate (or a CA in its chain) is not valid yet: check clocks',
-  'unknown-authority': 'the peer certificate does not chain to a root of the trust bundle',
-  'san-mismatch': 'the peer certificate does not carry an expected SPIFFE ID',
-  'bad-key-usage': 'the peer certificate lacks the key usage / extended key usage this side needs',
-  'bad-certificate': 'the peer certificate was refused as malformed or unsupported',
-  'no-client-cert': 'the client did not present a certificate',
-  protocol: 'the peers share no TLS version, cipher suite or ALPN protocol',
-  'plaintext-refused': 'the connection is not mesh mTLS and the effective mode refuses it',
-  'handshake-timeout': 'the handshake did not complete in time',
-  'peer-reset': 'the peer closed or reset the connection during the handshake',
-  'no-identity': 'this proxy holds no certificate yet',
+  cert_expired: 'the peer certificate (or a CA in its chain) has expired',
+  'cert_not_yet_valid': 'the peer certificate (or a CA in its chain) is not valid yet: check clocks',
+  'unknown_authority': 'the peer certificate does not chain to a root of the trust bundle',
+  'identity_mismatch': 'the peer certificate does not carry an expected SPIFFE ID',
+  'bad_key_usage': 'the peer certificate lacks the key usage / extended key usage this side needs',
+  'bad_certificate': 'the peer certificate was refused as malformed or unsupported',
+  'no_client_cert': 'the client did not present a certificate',
+  protocol_mismatch: 'the peers share no TLS version, cipher suite or ALPN protocol',
+  'plaintext_refused': 'the connection is not mesh mTLS and the effective mode refuses it',
+  'handshake_timeout': 'the handshake did not complete in time',
+  'peer_reset': 'the peer closed or reset the connection during the handshake',
+  'no_identity': 'this proxy holds no certificate yet',
   other: 'the handshake failed for another reason',
 };
 
@@ -58,34 +58,34 @@ export function explainHandshakeFailure(reason: HandshakeFailureReason): string 
 
 // OpenSSL verify results (X509_V_ERR_* as Node names them) and Node's ERR_SSL_* codes, mapped once at the boundary.
 const BY_CODE: ReadonlyMap<string, HandshakeFailureReason> = new Map<string, HandshakeFailureReason>([
-  ['CERT_HAS_EXPIRED', 'expired'],
-  ['ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED', 'expired'],
-  ['CERT_NOT_YET_VALID', 'not-yet-valid'],
-  ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unknown-authority'],
-  ['UNABLE_TO_GET_ISSUER_CERT', 'unknown-authority'],
-  ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'unknown-authority'],
-  ['SELF_SIGNED_CERT_IN_CHAIN', 'unknown-authority'],
-  ['DEPTH_ZERO_SELF_SIGNED_CERT', 'unknown-authority'],
-  ['CERT_SIGNATURE_FAILURE', 'unknown-authority'],
-  ['CERT_UNTRUSTED', 'unknown-authority'],
-  ['CERT_REJECTED', 'unknown-authority'],
-  ['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'unknown-authority'],
-  ['ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'bad-certificate'],
-  ['ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR', 'bad-certificate'],
-  ['INVALID_PURPOSE', 'bad-key-usage'],
-  ['KEYUSAGE_NO_CERTSIGN', 'bad-key-usage'],
-  ['ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE', 'bad-key-usage'],
-  ['ERR_TLS_CERT_ALTNAME_INVALID', 'san-mismatch'],
-  ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'no-client-cert'],
-  ['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'no-client-cert'],
-  ['ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', 'protocol'],
-  ['ERR_SSL_NO_SHARED_CIPHER', 'protocol'],
-  ['ERR_SSL_WRONG_VERSION_NUMBER', 'protocol'],
-  ['ERR_SSL_HTTP_REQUEST', 'protocol'],
-  ['ERR_TLS_HANDSHAKE_TIMEOUT', 'handshake-timeout'],
-  ['ECONNRESET', 'peer-reset'],
-  ['EPIPE', 'peer-reset'],
-  ['ERR_STREAM_PREMATURE_CLOSE', 'peer-reset'],
+  ['CERT_HAS_EXPIRED', 'cert_expired'],
+  ['ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED', 'cert_expired'],
+  ['CERT_NOT_YET_VALID', 'cert_not_yet_valid'],
+  ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unknown_authority'],
+  ['UNABLE_TO_GET_ISSUER_CERT', 'unknown_authority'],
+  ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'unknown_authority'],
+  ['SELF_SIGNED_CERT_IN_CHAIN', 'unknown_authority'],
+  ['DEPTH_ZERO_SELF_SIGNED_CERT', 'unknown_authority'],
+  ['CERT_SIGNATURE_FAILURE', 'unknown_authority'],
+  ['CERT_UNTRUSTED', 'unknown_authority'],
+  ['CERT_REJECTED', 'unknown_authority'],
+  ['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'unknown_authority'],
+  ['ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'bad_certificate'],
+  ['ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR', 'bad_certificate'],
+  ['INVALID_PURPOSE', 'bad_key_usage'],
+  ['KEYUSAGE_NO_CERTSIGN', 'bad_key_usage'],
+  ['ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE', 'bad_key_usage'],
+  ['ERR_TLS_CERT_ALTNAME_INVALID', 'identity_mismatch'],
+  ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'no_client_cert'],
+  ['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'no_client_cert'],
+  ['ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', 'protocol_mismatch'],
+  ['ERR_SSL_NO_SHARED_CIPHER', 'protocol_mismatch'],
+  ['ERR_SSL_WRONG_VERSION_NUMBER', 'protocol_mismatch'],
+  ['ERR_SSL_HTTP_REQUEST', 'protocol_mismatch'],
+  ['ERR_TLS_HANDSHAKE_TIMEOUT', 'handshake_timeout'],
+  ['ECONNRESET', 'peer_reset'],
+  ['EPIPE', 'peer_reset'],
+  ['ERR_STREAM_PREMATURE_CLOSE', 'peer_reset'],
 ]);
 
 /** The handshake failure reason of a foreign error (Node TLS / OpenSSL / system), or of one of ours. */
@@ -96,7 +96,7 @@ export function handshakeFailureReason(err: unknown): HandshakeFailureReason {
   const known = BY_CODE.get(code);
   if (known) return known;
   // Every version / ALPN disagreement has its own OpenSSL code; they all mean the same thing here.
-  if (code.startsWith('ERR_SSL_') && /VERSION|PROTOCOL|ALPN|APPLICATION_PROTOCOL|CIPHER/.test(code)) return 'protocol';
+  if (code.startsWith('ERR_SSL_') && /VERSION|PROTOCOL|ALPN|APPLICATION_PROTOCOL|CIPHER/.test(code)) return 'protocol_mismatch';
   return 'other';
 }
 

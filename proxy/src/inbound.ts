@@ -246,8 +246,8 @@ export class InboundListener extends TcpListener {
     const mode = this.#policy ? inboundModeFor(this.#policy.current(), port) : 'refused by the inbound hook';
     const mesh = sniffed.kind === 'mesh-mtls';
     const err = mesh
-      ? new HandshakeError('protocol', `mesh mTLS is not served on port ${port} (mode ${mode})`)
-      : new HandshakeError('plaintext-refused', `${sniffed.kind} connection refused on port ${port} (mode ${mode})`);
+      ? new HandshakeError('protocol_mismatch', `mesh mTLS is not served on port ${port} (mode ${mode})`)
+      : new HandshakeError('plaintext_refused', `${sniffed.kind} connection refused on port ${port} (mode ${mode})`);
     this.#failure(socket, err, undefined);
     const answer = mesh
       ? TLS_ALERT_NO_APPLICATION_PROTOCOL
@@ -284,12 +284,12 @@ export class InboundListener extends TcpListener {
   #terminate(socket: Socket, sniffed: SniffedConnection, startedMs: number): void {
     const ctx = this.#opts.contexts.current();
     if (!ctx) {
-      this.#failure(socket, new HandshakeError('no-identity', 'no certificate yet'), undefined);
+      this.#failure(socket, new HandshakeError('no_identity', 'no certificate yet'), undefined);
       socket.destroy();
       return;
     }
     if (!restoreSniffedBytes(socket, sniffed)) {
-      this.#failure(socket, new HandshakeError('peer-reset', 'client closed after its ClientHello'), undefined);
+      this.#failure(socket, new HandshakeError('peer_reset', 'client closed after its ClientHello'), undefined);
       socket.destroy();
       return;
     }
@@ -321,7 +321,7 @@ export class InboundListener extends TcpListener {
       socket.destroy();
     };
     const deadline = this.#opts.timer.setTimer(this.#timeouts.handshakeMs, () =>
-      fail(new HandshakeError('handshake-timeout', `no handshake within ${this.#timeouts.handshakeMs}ms`)),
+      fail(new HandshakeError('handshake_timeout', `no handshake within ${this.#timeouts.handshakeMs}ms`)),
     );
     tls.on('error', fail);
     tls.once('close', () => fail(Object.assign(new Error('client closed the connection during the handshake'), { code: 'ECONNRESET' })));
@@ -329,9 +329,9 @@ export class InboundListener extends TcpListener {
       if (settled) return;
       const verifyError = peerVerifyError(tls);
       if (verifyError) return fail(verifyError);
-      if (tls.alpnProtocol !== MESH_ALPN) return fail(new HandshakeError('protocol', `ALPN ${String(tls.alpnProtocol)} is not ${MESH_ALPN}`));
+      if (tls.alpnProtocol !== MESH_ALPN) return fail(new HandshakeError('protocol_mismatch', `ALPN ${String(tls.alpnProtocol)} is not ${MESH_ALPN}`));
       const id = spiffeIdOfCertificate(tls.getPeerX509Certificate());
-      if (!id.ok) return fail(new HandshakeError('san-mismatch', id.detail));
+      if (!id.ok) return fail(new HandshakeError('identity_mismatch', id.detail));
       settled = true;
       deadline.cancel();
       tls.removeListener('error', fail);

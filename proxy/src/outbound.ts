@@ -60,9 +60,9 @@ export function verifiedPeerId(sock: TLSSocket): string | undefined {
  */
 export function checkSecureNaming(cert: PeerCertificate, expectedIds: readonly string[]): HandshakeError | undefined {
   const id = spiffeIdOfCertificate(cert);
-  if (!id.ok) return new HandshakeError('san-mismatch', id.detail);
+  if (!id.ok) return new HandshakeError('identity_mismatch', id.detail);
   if (!expectedIds.includes(id.spiffeId)) {
-    return new HandshakeError('san-mismatch', `server presented ${id.spiffeId}, expected ${expectedIds.join(' or ')}`, { peerId: id.spiffeId });
+    return new HandshakeError('identity_mismatch', `server presented ${id.spiffeId}, expected ${expectedIds.join(' or ')}`, { peerId: id.spiffeId });
   }
   return undefined;
 }
@@ -75,9 +75,9 @@ export function checkSecureNaming(cert: PeerCertificate, expectedIds: readonly s
 export function connectMesh(target: MeshTarget, contexts: TlsContexts, opts: ConnectOptions = {}): Promise<TLSSocket> {
   const where = `${target.host}:${target.port}`;
   const ctx = contexts.current();
-  if (!ctx) return Promise.reject(new HandshakeError('no-identity', 'this proxy holds no certificate yet'));
+  if (!ctx) return Promise.reject(new HandshakeError('no_identity', 'this proxy holds no certificate yet'));
   if (target.expectedIds.length === 0) {
-    return Promise.reject(new HandshakeError('san-mismatch', `no SPIFFE ID is registered for ${target.serverName ?? where}`));
+    return Promise.reject(new HandshakeError('identity_mismatch', `no SPIFFE ID is registered for ${target.serverName ?? where}`));
   }
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUTS.handshakeMs;
   return new Promise<TLSSocket>((resolve, reject) => {
@@ -114,7 +114,7 @@ export function connectMesh(target: MeshTarget, contexts: TlsContexts, opts: Con
     };
     const timer: Timer = (opts.timer ?? systemClock).setTimer(timeoutMs, () => {
       if (tcpUp) {
-        fail(new HandshakeError('handshake-timeout', `no handshake with ${where} within ${timeoutMs}ms`));
+        fail(new HandshakeError('handshake_timeout', `no handshake with ${where} within ${timeoutMs}ms`));
         return;
       }
       settled = true;
@@ -130,7 +130,7 @@ export function connectMesh(target: MeshTarget, contexts: TlsContexts, opts: Con
     sock.once('secureConnect', () => {
       if (settled) return;
       if (sock.alpnProtocol !== MESH_ALPN) {
-        fail(new HandshakeError('protocol', `${where} did not select ALPN ${MESH_ALPN} (got ${String(sock.alpnProtocol)}): not a mesh sidecar`));
+        fail(new HandshakeError('protocol_mismatch', `${where} did not select ALPN ${MESH_ALPN} (got ${String(sock.alpnProtocol)}): not a mesh sidecar`));
         return;
       }
       settled = true;

@@ -75,7 +75,7 @@ test('openssl s_client with the mesh ALPN but no client certificate is refused b
   // TLS 1.3 reports the refusal as an alert after the handshake: either way no application data flows.
   t.regex(out, /certificate required|alert|errno|handshake failure/i);
   const metrics = await (await fetch(`http://127.0.0.1:${mesh.proxy('httpbin').adminPort}/stats/prometheus`)).text();
-  t.regex(metrics, /mesh_proxy_handshake_failures_total\{direction="inbound",reason="no-client-cert"\} [1-9]/);
+  t.regex(metrics, /mesh_proxy_handshake_failures_total\{direction="inbound",reason="no_client_cert"\} [1-9]/);
 });
 
 test('meshctl proxy-config secret shows a live proxy certificates per level and a passing chain check', async (t) => {

@@ -73,7 +73,7 @@ function get(port: number, path: string, headers: Record<string, string> = {}): 
 
 const sidecarDest = (port: number): ResolvedDestination => ({ address: { host: '127.0.0.1', port }, hasSidecar: true, expectedIds: [ID_B] });
 
-test('STRICT: plaintext on an HTTP port gets 503 and is counted as plaintext-refused; mesh mTLS gets through', async (t) => {
+test('STRICT: plaintext on an HTTP port gets 503 and is counted as plaintext_refused; mesh mTLS gets through', async (t) => {
   const { a, b } = pair(t);
   const app = await startHttpApp();
   t.teardown(() => app.close());
@@ -88,7 +88,7 @@ test('STRICT: plaintext on an HTTP port gets 503 and is counted as plaintext-ref
   t.regex(answer, /connection: close\r\n/);
   t.regex(answer, /STRICT/);
   const f = await failure;
-  t.is(f.reason, 'plaintext-refused');
+  t.is(f.reason, 'plaintext_refused');
   t.is(f.direction, 'inbound');
   t.truthy(f.peerAddress);
 
@@ -111,14 +111,14 @@ test('STRICT: plaintext on a TCP port is closed without a byte; the app’s own 
   const s = netConnect(inB.port, '127.0.0.1');
   s.write('hello');
   t.is((await readAll(s)).length, 0);
-  t.is((await plainFailure).reason, 'plaintext-refused');
+  t.is((await plainFailure).reason, 'plaintext_refused');
 
   // TLS without the mesh ALPN is plaintext to the mesh: nobody authenticated the client.
   const tlsFailure = waitForEvent<HandshakeFailure>(b.events, 'handshake-failure');
   const c = tlsConnect({ host: '127.0.0.1', port: inB.port, servername: 'own-tls.foo', ALPNProtocols: ['http/1.1'], rejectUnauthorized: false });
   const [err] = (await once(c, 'error', { signal: AbortSignal.timeout(5000) })) as [Error & { code?: string }];
   t.is(err.code, 'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED');
-  t.is((await tlsFailure).reason, 'plaintext-refused');
+  t.is((await tlsFailure).reason, 'plaintext_refused');
   t.is(app.sockets.size, 0);
 });
 
@@ -152,10 +152,10 @@ test('DISABLE: plaintext passes; a mesh-ALPN client is refused with reason proto
   s.write('GET /mtls HTTP/1.1\r\nHost: httpbin.foo\r\n\r\n');
   t.is((await readAll(s)).length, 0);
   const sf = await serverSide;
-  t.is(sf.reason, 'protocol');
+  t.is(sf.reason, 'protocol_mismatch');
   t.regex(sf.error.message, /DISABLE/);
   const cf = await clientSide;
-  t.is(cf.reason, 'protocol');
+  t.is(cf.reason, 'protocol_mismatch');
   t.is(cf.direction, 'outbound');
   t.deepEqual(app.seen.map((x) => x.url), ['/plain']);
 });

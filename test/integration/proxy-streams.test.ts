@@ -104,7 +104,7 @@ test('handshake timeout: a client that sends a mesh hello and stalls is cut off 
   s.write(helloBytes);
   s.resume();
   s.on('error', () => undefined);
-  t.is((await failure).reason, 'handshake-timeout');
+  t.is((await failure).reason, 'handshake_timeout');
   await once(s, 'close', { signal: AbortSignal.timeout(5000) });
 });
 
@@ -134,7 +134,7 @@ test('a server-first protocol works: after the first-bytes timeout a silent clie
   t.is((await readAll(s)).toString(), '220 greeting from the server\r\n');
 });
 
-test('the policy hook can refuse plaintext (STRICT): reason plaintext-refused', async (t) => {
+test('the policy hook can refuse plaintext (STRICT): reason plaintext_refused', async (t) => {
   const b = sidecar(pki.mesh.snapshot(leafB));
   t.teardown(() => b.stop());
   const app = await startEchoApp();
@@ -144,11 +144,11 @@ test('the policy hook can refuse plaintext (STRICT): reason plaintext-refused', 
   const s = netConnect(inB.port, '127.0.0.1');
   s.write('GET / HTTP/1.1\r\n\r\n');
   t.is((await readAll(s)).length, 0);
-  t.is((await failure).reason, 'plaintext-refused');
+  t.is((await failure).reason, 'plaintext_refused');
   t.is(app.sockets.size, 0);
 });
 
-test('no certificate yet: mesh connections are refused with no-identity', async (t) => {
+test('no certificate yet: mesh connections are refused with no_identity', async (t) => {
   const b = sidecar(undefined);
   t.teardown(() => b.stop());
   const app = await startEchoApp();
@@ -157,5 +157,5 @@ test('no certificate yet: mesh connections are refused with no-identity', async 
   const failure = waitForEvent<HandshakeFailure>(b.events, 'handshake-failure');
   const c = tlsConnect({ port: inB.port, host: '127.0.0.1', ALPNProtocols: ['mtls-mesh'], rejectUnauthorized: false });
   c.on('error', () => undefined);
-  t.is((await failure).reason, 'no-identity');
+  t.is((await failure).reason, 'no_identity');
 });

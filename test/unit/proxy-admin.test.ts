@@ -77,14 +77,14 @@ test('admin API: ready, certs, config_dump, prometheus, logging, quitquitquit', 
 
   events.emit('connection-accepted', { direction: 'inbound', tlsMode: 'mtls', listener: 'l', peerId: spiffe('foo', 'sleep'), localId: snap.spiffeId, remoteAddress: undefined, localSerial: snap.serialHex });
   events.emit('connection-accepted', { direction: 'inbound', tlsMode: 'plaintext', listener: 'l', peerId: undefined, localId: snap.spiffeId, remoteAddress: undefined, localSerial: undefined });
-  events.emit('handshake-failure', { direction: 'inbound', reason: 'unknown-authority', listener: 'l', peerAddress: undefined, localId: undefined, peerId: undefined, expectedIds: undefined, error: new Error('x') });
+  events.emit('handshake-failure', { direction: 'inbound', reason: 'unknown_authority', listener: 'l', peerAddress: undefined, localId: undefined, peerId: undefined, expectedIds: undefined, error: new Error('x') });
   events.emit('connection-closed', { direction: 'inbound', tlsMode: 'mtls', listener: 'l', peerId: undefined, bytesFromDownstream: 10, bytesFromUpstream: 20, durationMs: 5, error: undefined, idleTimedOut: false });
   metrics.recordRotation('success');
   const prom = await app.inject('/stats/prometheus');
   t.is(prom.statusCode, 200);
   t.true(prom.body.includes(`mesh_proxy_connections_total{direction="inbound",tls_mode="mtls",source_principal="${spiffe('foo', 'sleep')}"} 1`));
   t.true(prom.body.includes('mesh_proxy_connections_total{direction="inbound",tls_mode="plaintext",source_principal="unknown"} 1'));
-  t.true(prom.body.includes('mesh_proxy_handshake_failures_total{direction="inbound",reason="unknown-authority"} 1'));
+  t.true(prom.body.includes('mesh_proxy_handshake_failures_total{direction="inbound",reason="unknown_authority"} 1'));
   t.true(prom.body.includes('mesh_proxy_rotations_total{result="success"} 1'));
   t.true(prom.body.includes('mesh_proxy_received_bytes_total{direction="inbound",tls_mode="mtls"} 10'));
   t.true(prom.body.includes('mesh_proxy_sent_bytes_total{direction="inbound",tls_mode="mtls"} 20'));

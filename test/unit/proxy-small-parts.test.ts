@@ -44,29 +44,29 @@ test('coarse timer: idle watch polls a counter once per tick', (t) => {
 test('handshake reasons: Node/OpenSSL codes map to the closed union, with words', (t) => {
   const e = (code: string): Error => Object.assign(new Error(code), { code });
   const cases: [string, HandshakeFailureReason][] = [
-    ['CERT_HAS_EXPIRED', 'expired'],
-    ['CERT_NOT_YET_VALID', 'not-yet-valid'],
-    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unknown-authority'],
-    ['SELF_SIGNED_CERT_IN_CHAIN', 'unknown-authority'],
-    ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'unknown-authority'],
-    ['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'unknown-authority'],
-    ['INVALID_PURPOSE', 'bad-key-usage'],
-    ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'no-client-cert'],
-    ['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'no-client-cert'],
-    ['ERR_SSL_UNSUPPORTED_PROTOCOL', 'protocol'],
-    ['ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', 'protocol'],
-    ['ERR_SSL_NO_APPLICATION_PROTOCOL', 'protocol'],
-    ['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', 'protocol'],
-    ['ERR_TLS_HANDSHAKE_TIMEOUT', 'handshake-timeout'],
-    ['ECONNRESET', 'peer-reset'],
+    ['CERT_HAS_EXPIRED', 'cert_expired'],
+    ['CERT_NOT_YET_VALID', 'cert_not_yet_valid'],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unknown_authority'],
+    ['SELF_SIGNED_CERT_IN_CHAIN', 'unknown_authority'],
+    ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'unknown_authority'],
+    ['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'unknown_authority'],
+    ['INVALID_PURPOSE', 'bad_key_usage'],
+    ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'no_client_cert'],
+    ['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'no_client_cert'],
+    ['ERR_SSL_UNSUPPORTED_PROTOCOL', 'protocol_mismatch'],
+    ['ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', 'protocol_mismatch'],
+    ['ERR_SSL_NO_APPLICATION_PROTOCOL', 'protocol_mismatch'],
+    ['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', 'protocol_mismatch'],
+    ['ERR_TLS_HANDSHAKE_TIMEOUT', 'handshake_timeout'],
+    ['ECONNRESET', 'peer_reset'],
     ['SOMETHING_ELSE', 'other'],
   ];
   for (const [code, reason] of cases) t.is(handshakeFailureReason(e(code)), reason, code);
   t.is(handshakeFailureReason('not an error'), 'other');
-  t.is(handshakeFailureReason(new HandshakeError('san-mismatch', 'x')), 'san-mismatch');
+  t.is(handshakeFailureReason(new HandshakeError('identity_mismatch', 'x')), 'identity_mismatch');
   const lifted = toHandshakeError(e('CERT_HAS_EXPIRED'), 'x');
   t.is(lifted.code, 'MESH_ERR_PROXY_HANDSHAKE');
-  t.is(lifted.reason, 'expired');
+  t.is(lifted.reason, 'cert_expired');
   for (const r of HANDSHAKE_FAILURE_REASONS) t.true(explainHandshakeFailure(r).length > 10);
 });
 
@@ -118,19 +118,19 @@ test('handshake failures are logged with the peer address, both identities and t
   const stop = logProxyEvents(events, log);
   events.emit('handshake-failure', {
     direction: 'outbound',
-    reason: 'san-mismatch',
+    reason: 'identity_mismatch',
     listener: 'upstream:9001=httpbin.foo:8000',
     peerAddress: '10.0.0.7:15006',
     localId: 'spiffe://cluster.local/ns/foo/sa/sleep',
     peerId: 'spiffe://cluster.local/ns/foo/sa/evil',
     expectedIds: ['spiffe://cluster.local/ns/foo/sa/httpbin'],
-    error: new HandshakeError('san-mismatch', 'server presented …'),
+    error: new HandshakeError('identity_mismatch', 'server presented …'),
   });
   events.emit('connection-accepted', { direction: 'inbound', tlsMode: 'mtls', listener: 'l', peerId: undefined, localId: undefined, remoteAddress: undefined, localSerial: undefined });
   stop();
   t.is(lines.length, 1);
   const rec = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
-  t.is(rec.reason, 'san-mismatch');
+  t.is(rec.reason, 'identity_mismatch');
   t.is(rec.peerAddress, '10.0.0.7:15006');
   t.is(rec.peerId, 'spiffe://cluster.local/ns/foo/sa/evil');
   t.is(rec.localId, 'spiffe://cluster.local/ns/foo/sa/sleep');
