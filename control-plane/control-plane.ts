@@ -70,7 +70,7 @@ export async function startControlPlane(cfg: ControlPlaneConfig, clock: Clock, r
   const policies = await PolicyStore.open(store, clock);
   const policyService = new PolicyService({ trustDomain: cfg.trustDomain, rootNamespace: cfg.rootNamespace, trust, policies, metrics, clock, log: componentLogger(root, 'policy') });
   const grpcServer = await startGrpcServer(cfg.grpcListen, certs, secrets, registryService, policyService);
-  const api = buildApi({ adminToken, tokens, trust, metrics, policies, policyService, rootNamespace: cfg.rootNamespace, log: componentLogger(root, 'api'), ready: () => true });
+  const api = buildApi({ adminToken, tokens, trust, metrics, policies, policyService, registry, rootNamespace: cfg.rootNamespace, log: componentLogger(root, 'api'), ready: () => true });
   try {
     await api.listen({ host: cfg.httpListen.host, port: cfg.httpListen.port });
   } catch (e) {

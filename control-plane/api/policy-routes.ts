@@ -7,9 +7,13 @@ import type { PolicyStore } from '../policy/policy-store.js';
 import { parseKind } from '../policy/kinds.js';
 import { PolicyNotFoundError } from '../policy/errors.js';
 import type { PolicyService } from '../grpc/policy-service.js';
+import type { ServiceRegistry } from '../registry/index.js';
+import { tlsCheck } from '../policy/tls-check.js';
+import { WorkloadNotFoundError } from '../policy/errors.js';
 
 export interface PolicyRouteDeps {
   readonly policies: PolicyStore;
+  readonly registry: ServiceRegistry;
   readonly policyService: PolicyService;
   readonly rootNamespace: string;
 }
@@ -102,6 +106,20 @@ export function registerPolicyRoutes(app: FastifyInstance, d: PolicyRouteDeps): 
     const gone = await d.policies.delete(kind, req.params.namespace, req.params.name);
     if (!gone) throw new PolicyNotFoundError(kind, req.params.namespace, req.params.name);
     return { kind, namespace: req.params.namespace, name: req.params.name, outcome: 'deleted', revision: d.policies.revision };
+  });
+
+  app.get<{ Querystring: { workload?: string; port?: string } }>('/api/v1/tls-check', (req, reply) => {
+    const m = /^([a-z0-9-]+)\/([A-Za-z0-9._-]+)$/.exec(req.query.workload ?? '');
+    if (!m) throw new ConfigInvalidError([`workload: want NAMESPACE/WORKLOAD, got ${JSON.stringify(req.query.workload ?? '')}`]);
+    const [, ns = '', name = ''] = m;
+    const p = new Problems();
+    const port = req.query.port === undefined ? undefined : p.int('port', req.query.port, { def: 0, min: 1, max: 65535 });
+    p.throwIfAny();
+    const regs = d.registry.registrations().map((r) => r.registration);
+    // A workload is named by its instance id or by a service it backs.
+    const target = regs.find((r) => r.namespace === ns && (r.workloadId === name || r.services.includes(`${name}.${ns}`)));
+    if (!target) throw new WorkloadNotFoundError(ns, name);
+    return reply.send(tlsCheck(d.policies.all(), target, regs, d.rootNamespace, port));
   });
 
   app.get('/api/v1/proxies', (_req, reply) => reply.send({ revision: d.policies.revision, policy: d.policyService.status() }));

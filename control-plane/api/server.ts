@@ -8,7 +8,7 @@ import type { ControlPlaneMetrics } from '../metrics.js';
 import type { TrustSource } from '../grpc/secret-service.js';
 import { UnauthorizedError } from './errors.js';
 import { registerPolicyRoutes, type PolicyRouteDeps } from './policy-routes.js';
-import { PolicyNotFoundError } from '../policy/errors.js';
+import { PolicyNotFoundError, WorkloadNotFoundError } from '../policy/errors.js';
 
 const MAX_TOKEN_TTL_MS = 30 * 24 * 3_600_000;
 
@@ -24,7 +24,7 @@ export interface ApiDeps extends PolicyRouteDeps {
 /** Maps our error codes to HTTP status: the only place that does. */
 function httpStatus(e: MeshError): number {
   if (e instanceof UnauthorizedError) return 401;
-  if (e instanceof TokenNotFoundError || e instanceof PolicyNotFoundError) return 404;
+  if (e instanceof TokenNotFoundError || e instanceof PolicyNotFoundError || e instanceof WorkloadNotFoundError) return 404;
   if (e.code === 'MESH_ERR_CONFIG_INVALID') return 400;
   return 500;
 }

@@ -6,3 +6,10 @@ export class PolicyNotFoundError extends MeshError {
     super(`no ${kind} ${namespace}/${name}`);
   }
 }
+
+export class WorkloadNotFoundError extends MeshError {
+  readonly code = 'MESH_ERR_WORKLOAD_NOT_FOUND';
+  constructor(namespace: string, name: string) {
+    super(`no registered workload or service ${namespace}/${name} (is its proxy connected?)`);
+  }
+}

@@ -107,7 +107,13 @@ function namespaceOf(source: string): string {
 
 function clientTlsEntries(drs: readonly DestinationRule[], clientNamespace: string, rootNamespace: string): ResolvedClientTls[] {
   const rank = (ns: string): number => (ns === clientNamespace ? 0 : ns === rootNamespace ? 1 : 2);
-  const sorted = [...drs].sort((a, b) => rank(a.metadata.namespace) - rank(b.metadata.namespace) || byName(a, b));
+  // Istio's lookup path: the client's namespace, the service's namespace, the root namespace. A rule in
+  // a third namespace can only be on that path as the service's namespace, i.e. for hosts in it.
+  const onPath = (dr: DestinationRule): boolean => {
+    const ns = dr.metadata.namespace;
+    return ns === clientNamespace || ns === rootNamespace || qualifyHost(dr.spec.host, ns).endsWith(`.${ns}.${CLUSTER_SUFFIX}`);
+  };
+  const sorted = drs.filter(onPath).sort((a, b) => rank(a.metadata.namespace) - rank(b.metadata.namespace) || byName(a, b));
   const out: ResolvedClientTls[] = [];
   for (const dr of sorted) {
     const host = qualifyHost(dr.spec.host, dr.metadata.namespace);

@@ -197,14 +197,14 @@ test('clientTlsFor: exact beats wildcard, the longest wildcard suffix beats a sh
   t.is(tlsFor(objects, 'bar', 'example.com.'), 'DISABLE', 'an absolute name is not qualified; only * matches');
 });
 
-test('clientTlsFor: same host in several namespaces: client namespace > destination namespace > root > others', (t) => {
+test('clientTlsFor: Istio lookup path: client namespace > destination namespace > root; other namespaces are not on it', (t) => {
   const host = 'httpbin.foo.svc.cluster.local';
   const rootRule = destinationRule(ROOT, 'r', host, 'ISTIO_MUTUAL');
   const otherRule = destinationRule('aaa', 'o', host, 'DISABLE');
   const destRule = destinationRule('foo', 'd', host, 'DISABLE');
   const clientRule = destinationRule('bar', 'c', host, 'ISTIO_MUTUAL');
   t.is(tlsFor([otherRule, rootRule], 'bar', 'httpbin.foo'), 'ISTIO_MUTUAL', 'root beats another namespace');
-  t.is(tlsFor([otherRule], 'bar', 'httpbin.foo'), 'DISABLE', 'any namespace is visible (no exportTo)');
+  t.is(tlsFor([otherRule], 'bar', 'httpbin.foo'), undefined, 'a rule in a third namespace is not on the lookup path');
   t.is(tlsFor([rootRule, destRule], 'bar', 'httpbin.foo'), 'DISABLE', 'destination namespace beats root');
   t.is(tlsFor([rootRule, destRule, clientRule], 'bar', 'httpbin.foo'), 'ISTIO_MUTUAL', 'client namespace beats all');
   t.is(tlsFor([destinationRule(ROOT, 'exact', host, 'ISTIO_MUTUAL'), destinationRule('bar', 'wild', '*.local', 'DISABLE')], 'bar', 'httpbin.foo'), 'ISTIO_MUTUAL', 'a more specific host beats the namespace order');

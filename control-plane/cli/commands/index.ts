@@ -5,6 +5,7 @@ import { apply, del, get } from './policy.js';
 import { proxyStatus } from './proxies.js';
 import { x509Inspect } from './x509.js';
 import { proxyConfigSecret } from './proxy-config.js';
+import { tlsCheckCommand } from './tls-check.js';
 
 /** Every meshctl command, in the order `meshctl --help` lists them. */
-export const COMMANDS: readonly Command[] = [apply, get, del, proxyStatus, proxyConfigSecret, tokenCreate, tokenRevoke, tokenList, caBundle, x509Inspect];
+export const COMMANDS: readonly Command[] = [apply, get, del, proxyStatus, tlsCheckCommand, proxyConfigSecret, tokenCreate, tokenRevoke, tokenList, caBundle, x509Inspect];
