@@ -70,7 +70,15 @@ export async function startControlPlane(cfg: ControlPlaneConfig, clock: Clock, r
   const policies = await PolicyStore.open(store, clock);
   const policyService = new PolicyService({ trustDomain: cfg.trustDomain, rootNamespace: cfg.rootNamespace, trust, policies, metrics, clock, log: componentLogger(root, 'policy') });
   const grpcServer = await startGrpcServer(cfg.grpcListen, certs, secrets, registryService, policyService);
-  const api = buildApi({ adminToken, tokens, trust, metrics, policies, policyService, registry, rootNamespace: cfg.rootNamespace, log: componentLogger(root, 'api'), ready: () => true });
+  const api = buildApi({ adminToken, tokens, trust, metrics, policies,
+    policyService,
+    registry,
+    rootNamespace: cfg.rootNamespace,
+    now: () => clock.now(),
+    certsToWatch: () => [
+      ...caLevels(ca).map((l) => ({ level: l.level, name: l.subject, serialHex: l.serialHex, notAfterMs: l.notAfterMs })),
+      ...connections.all().flatMap((c) => (c.certSerial && c.certNotAfterMs ? [{ level: 'workload' as const, name: c.node?.id || `${c.identity.namespace}/${c.identity.serviceAccount}`, serialHex: c.certSerial, notAfterMs: c.certNotAfterMs }] : [])),
+    ], log: componentLogger(root, 'api'), ready: () => true });
   try {
     await api.listen({ host: cfg.httpListen.host, port: cfg.httpListen.port });
   } catch (e) {

@@ -9,11 +9,15 @@ import { PolicyNotFoundError } from '../policy/errors.js';
 import type { PolicyService } from '../grpc/policy-service.js';
 import type { ServiceRegistry } from '../registry/index.js';
 import { tlsCheck } from '../policy/tls-check.js';
+import { analyze, type CertToWatch } from '../policy/analyze.js';
 import { WorkloadNotFoundError } from '../policy/errors.js';
 
 export interface PolicyRouteDeps {
   readonly policies: PolicyStore;
   readonly registry: ServiceRegistry;
+  /** CA certificates and the workload certificates of connected proxies, for expiry findings. */
+  readonly certsToWatch: () => CertToWatch[];
+  readonly now: () => number;
   readonly policyService: PolicyService;
   readonly rootNamespace: string;
 }
@@ -120,6 +124,12 @@ export function registerPolicyRoutes(app: FastifyInstance, d: PolicyRouteDeps): 
     const target = regs.find((r) => r.namespace === ns && (r.workloadId === name || r.services.includes(`${name}.${ns}`)));
     if (!target) throw new WorkloadNotFoundError(ns, name);
     return reply.send(tlsCheck(d.policies.all(), target, regs, d.rootNamespace, port));
+  });
+
+  app.get('/api/v1/analyze', (_req, reply) => {
+    const regs = d.registry.registrations().map((r) => r.registration);
+    const findings = analyze(d.policies.all(), regs, d.certsToWatch(), d.rootNamespace, d.now());
+    return reply.send({ errors: findings.filter((f) => f.severity === 'error').length, warnings: findings.filter((f) => f.severity === 'warning').length, findings });
   });
 
   app.get('/api/v1/proxies', (_req, reply) => reply.send({ revision: d.policies.revision, policy: d.policyService.status() }));

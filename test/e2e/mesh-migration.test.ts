@@ -48,6 +48,19 @@ test('meshctl tls-check shows the server mode, each caller and a CONFLICT for a 
   t.regex(bad.stdout, /server mode STRICT; clients without a sidecar \(plaintext\) are refused/);
   t.regex(bad.stdout, /bar\/sleep-bar\s+DISABLE \(DestinationRule\)\s+CONFLICT: the server is STRICT and this client sends plaintext/);
   t.regex(bad.stdout, /foo\/sleep-foo\s+ISTIO_MUTUAL \(auto mTLS\)\s+OK/);
+  const ap = (name: string, spec: unknown) => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name, namespace: 'foo' }, spec });
+  t.is((await mesh.api('POST', '/api/v1/apply', { documents: [
+    ap('orphan', { selector: { matchLabels: { app: 'nothing' } }, rules: [{}] }),
+    ap('typo', { selector: { matchLabels: { app: 'httpbin' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/foo/sa/sleeep'] } }] }] }),
+    ap('deny-everything', { action: 'DENY', rules: [{}] }),
+  ] })).status, 200);
+  const analysis = await runProcess(BIN.meshctl, ['analyze'], env);
+  t.is(analysis.code, 1, 'the TLS conflict is an error');
+  t.regex(analysis.stdout, /ERROR \[tls-conflict\] foo\/httpbin-1:8000: bar\/sleep-bar → foo\/httpbin-1 port 8000: the server is STRICT/);
+  t.regex(analysis.stdout, /WARNING \[selector-matches-nothing\] AuthorizationPolicy foo\/orphan: selector app=nothing/);
+  t.regex(analysis.stdout, /WARNING \[unknown-principal\] AuthorizationPolicy foo\/typo: principal cluster\.local\/ns\/foo\/sa\/sleeep/);
+  t.regex(analysis.stdout, /WARNING \[allow-shadowed\] AuthorizationPolicy foo\/typo: shadowed by AuthorizationPolicy foo\/deny-everything/);
+  t.notRegex(analysis.stdout, /certificate-expiring/, 'fresh certificates are outside every window');
   const missing = await runProcess(BIN.meshctl, ['tls-check', 'foo/nothing'], env);
   t.is(missing.code, 1);
   t.regex(missing.stderr, /no registered workload or service foo\/nothing/);

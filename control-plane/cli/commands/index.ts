@@ -6,6 +6,7 @@ import { proxyStatus } from './proxies.js';
 import { x509Inspect } from './x509.js';
 import { proxyConfigSecret } from './proxy-config.js';
 import { tlsCheckCommand } from './tls-check.js';
+import { analyzeCommand } from './analyze.js';
 
 /** Every meshctl command, in the order `meshctl --help` lists them. */
-export const COMMANDS: readonly Command[] = [apply, get, del, proxyStatus, tlsCheckCommand, proxyConfigSecret, tokenCreate, tokenRevoke, tokenList, caBundle, x509Inspect];
+export const COMMANDS: readonly Command[] = [apply, get, del, proxyStatus, tlsCheckCommand, analyzeCommand, proxyConfigSecret, tokenCreate, tokenRevoke, tokenList, caBundle, x509Inspect];
