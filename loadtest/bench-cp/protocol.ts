@@ -15,6 +15,8 @@ export interface WorkerInit {
   readonly identities: readonly BenchIdentity[];
   readonly firstIndex: number;
   readonly count: number;
+  /** `h2`: bare gRPC on node:http2 (light); `grpc-js`: a grpc-js client (channel) per stream, as the proxy does. */
+  readonly client: 'h2' | 'grpc-js';
 }
 
 export type ParentMessage = { type: 'init'; init: WorkerInit } | { type: 'go' } | { type: 'report' } | { type: 'stop' };
@@ -34,7 +36,7 @@ export interface ProxyRecord {
 
 export type WorkerMessage =
   | { type: 'ready'; keygenMs: number; rssBytes: number }
-  | { type: 'certified'; count: number; failed: number; lastAt: number }
+  | { type: 'certified'; count: number; failed: number; lastAt: number; eventLoopUtilization: number }
   | { type: 'synced'; count: number; failed: number; lastAt: number }
   | { type: 'progress'; certified: number; synced: number }
   | { type: 'failed'; index: number; stage: string; error: string }
