@@ -77,6 +77,7 @@ export function parseArgs(argv: readonly string[]): Options {
   }
   if (scenario === undefined) throw new UsageError(`--scenario is required: one of ${SCENARIOS.join(', ')}`);
   if (!(SCENARIOS as readonly string[]).includes(scenario)) throw new UsageError(`--scenario: unknown "${scenario}", want one of ${SCENARIOS.join(', ')}`);
+  if (compare && (scenario === 'baseline' || scenario === 'rotation')) throw new UsageError(`--compare nginx: no nginx equivalent for scenario ${scenario}`);
   if (max && rate !== undefined) throw new UsageError('--rate and --max exclude each other');
   if (report !== undefined && !report.endsWith('.md')) throw new UsageError(`--report: want a .md file, got "${report}"`);
   const durationMs = duration ?? (smoke ? 1000 : scenario === 'rotation' ? 60_000 : 10_000);

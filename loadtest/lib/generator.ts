@@ -19,6 +19,8 @@ export interface GeneratorJob {
   connections: number;
   /** A new connection per request (`Connection: close`). */
   churn: boolean;
+  /** Every Nth request on a new connection (`Connection: close`), the others kept alive. */
+  newConnectionEvery?: number | undefined;
 }
 
 /** Percentiles reported in tables and drawn in the chart. */
@@ -66,6 +68,9 @@ async function runJob(job: GeneratorJob): Promise<GeneratorResult> {
   const agent = new Agent({ keepAlive: !job.churn, maxSockets: job.connections, maxFreeSockets: job.connections });
   const headers: Record<string, string> = { host: job.hostHeader };
   if (job.churn) headers.connection = 'close';
+  const closeAgent = new Agent({ keepAlive: false, maxSockets: job.connections });
+  const closeHeaders = { host: job.hostHeader, connection: 'close' };
+  const every = job.newConnectionEvery ?? 0;
   const total = Math.max(1, Math.round((job.rate * job.durationMs) / 1000));
   const interval = 1000 / job.rate;
   let sent = 0;
@@ -79,6 +84,18 @@ async function runJob(job: GeneratorJob): Promise<GeneratorResult> {
     errors++;
     if (errorSamples.length < 5) errorSamples.push(msg);
   };
+  // Warm-up, not recorded: open the connections (and JIT the client) before the schedule starts.
+  const warm = (): Promise<void> =>
+    new Promise((resolve) => {
+      const req = request({ host: job.host, port: job.port, path: job.path, headers, agent }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+        res.on('error', () => resolve());
+      });
+      req.on('error', () => resolve());
+      req.end();
+    });
+  for (let i = 0; i < 3; i++) await Promise.all(Array.from({ length: job.churn ? 4 : job.connections }, warm));
   const elu0 = performance.eventLoopUtilization();
   const start = performance.now();
   let done!: () => void;
@@ -87,9 +104,10 @@ async function runJob(job: GeneratorJob): Promise<GeneratorResult> {
     inFlight--;
     if (sent >= total && inFlight === 0) done();
   };
-  const send = (scheduled: number): void => {
+  const send = (scheduled: number, i: number): void => {
     inFlight++;
-    const req = request({ host: job.host, port: job.port, path: job.path, headers, agent }, (res) => {
+    const fresh = every > 0 && i % every === 0;
+    const req = request({ host: job.host, port: job.port, path: job.path, headers: fresh ? closeHeaders : headers, agent: fresh ? closeAgent : agent }, (res) => {
       if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) non2xx++;
       res.on('data', (c: Buffer) => (bytes += c.length));
       res.on('end', () => {
@@ -121,7 +139,7 @@ async function runJob(job: GeneratorJob): Promise<GeneratorResult> {
           fail(`over ${MAX_IN_FLIGHT} requests in flight: dropped`);
           continue;
         }
-        send(scheduled);
+        send(scheduled, sent);
       }
       if (sent >= total) resolve();
       else setTimeout(tick, Math.max(0, Math.min(1, start + sent * interval - performance.now())));
@@ -130,13 +148,16 @@ async function runJob(job: GeneratorJob): Promise<GeneratorResult> {
   });
   if (inFlight === 0) done();
   const sendEnd = performance.now();
-  await Promise.race([allDone, new Promise((r) => setTimeout(r, DRAIN_MS))]);
+  let drainTimer: NodeJS.Timeout | undefined;
+  await Promise.race([allDone, new Promise((r) => (drainTimer = setTimeout(r, DRAIN_MS)))]);
+  clearTimeout(drainTimer);
   if (inFlight > 0) {
     for (let i = 0; i < inFlight; i++) fail(`no response within ${DRAIN_MS} ms after the run`);
   }
   const elapsedSec = (performance.now() - start) / 1000;
   const elu = performance.eventLoopUtilization(elu0).utilization;
   agent.destroy();
+  closeAgent.destroy();
   const sendSec = (sendEnd - start) / 1000;
   const sendLagP99Ms = lag.getValueAtPercentile(99) / 1000;
   let generatorLimited: string | undefined;
@@ -166,7 +187,10 @@ async function runJob(job: GeneratorJob): Promise<GeneratorResult> {
 export function runOpenLoop(job: GeneratorJob): Promise<GeneratorResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL(import.meta.url), { workerData: job });
-    worker.once('message', (r: GeneratorResult) => resolve(r));
+    worker.once('message', (r: GeneratorResult) => {
+      resolve(r);
+      void worker.terminate();
+    });
     worker.once('error', reject);
     worker.once('exit', (code) => {
       if (code !== 0) reject(new Error(`generator worker exited with ${code}`));

@@ -104,25 +104,25 @@ export async function startNginx(kind: NginxKind, dir: string, certs: PairCerts,
     sides.push({
       name: 'nginx-server',
       port: serverPort,
-      conf: config(join(dir, 'server'), `stream { server { listen 127.0.0.1:${serverPort} ssl; ${tlsServer(certs)} proxy_pass 127.0.0.1:${appPort}; } }`, true),
+      conf: config(join(dir, 'nginx-server'), `stream { server { listen 127.0.0.1:${serverPort} ssl; ${tlsServer(certs)} proxy_pass 127.0.0.1:${appPort}; } }`, true),
     });
     sides.push({
       name: 'nginx-client',
       port: clientPort,
-      conf: config(join(dir, 'client'), `stream { server { listen 127.0.0.1:${clientPort}; proxy_pass 127.0.0.1:${serverPort}; proxy_ssl on; ${tlsClient(certs)} } }`, true),
+      conf: config(join(dir, 'nginx-client'), `stream { server { listen 127.0.0.1:${clientPort}; proxy_pass 127.0.0.1:${serverPort}; proxy_ssl on; ${tlsClient(certs)} } }`, true),
     });
   } else if (kind === 'http') {
     sides.push({
       name: 'nginx-server',
       port: serverPort,
-      conf: config(join(dir, 'server'), httpBlock(join(dir, 'server'), `upstream app { server 127.0.0.1:${appPort}; keepalive 64; }
+      conf: config(join(dir, 'nginx-server'), httpBlock(join(dir, 'nginx-server'), `upstream app { server 127.0.0.1:${appPort}; keepalive 64; }
   server { listen 127.0.0.1:${serverPort} ssl; ${tlsServer(certs)}
     location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } }`), false),
     });
     sides.push({
       name: 'nginx-client',
       port: clientPort,
-      conf: config(join(dir, 'client'), httpBlock(join(dir, 'client'), `upstream mesh { server 127.0.0.1:${serverPort}; keepalive 64; }
+      conf: config(join(dir, 'nginx-client'), httpBlock(join(dir, 'nginx-client'), `upstream mesh { server 127.0.0.1:${serverPort}; keepalive 64; }
   server { listen 127.0.0.1:${clientPort};
     location / { proxy_pass https://mesh; proxy_http_version 1.1; proxy_set_header Connection ""; ${tlsClient(certs)} } }`), false),
     });
@@ -130,7 +130,7 @@ export async function startNginx(kind: NginxKind, dir: string, certs: PairCerts,
     sides.push({
       name: 'nginx-server',
       port: clientPort,
-      conf: config(join(dir, 'server'), httpBlock(join(dir, 'server'), `upstream app { server 127.0.0.1:${appPort}; keepalive 64; }
+      conf: config(join(dir, 'nginx-server'), httpBlock(join(dir, 'nginx-server'), `upstream app { server 127.0.0.1:${appPort}; keepalive 64; }
   server { listen 127.0.0.1:${clientPort};
     location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } }`), false),
     });

@@ -40,3 +40,8 @@ server.listen(Number(listenArg ?? 0), '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ event: 'listening', port: (server.address() as AddressInfo).port })}\n`);
 });
 process.on('SIGTERM', () => process.exit(0));
+// Started by the load test: leave with it if it dies without stopping us.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(0);
+}, 1000).unref();
