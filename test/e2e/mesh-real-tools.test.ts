@@ -1,6 +1,7 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startHttpbin } from '../../loadtest/apps/httpbin.js';
@@ -92,4 +93,41 @@ test('meshctl proxy-config secret shows a live proxy certificates per level and 
   const down = await runProcess(BIN.meshctl, ['proxy-config', 'secret', 'http://127.0.0.1:9']);
   t.is(down.code, 1);
   t.regex(down.stderr, /unreachable/);
+});
+
+/** Resolves when the file contains `re`, re-reading it on every change (no polling). */
+async function waitForLine(file: string, re: RegExp, timeoutMs = 10_000): Promise<string> {
+  const { watch } = await import('node:fs');
+  return new Promise((resolve, reject) => {
+    const check = (): boolean => {
+      const m = re.exec(readFileSync(file, 'utf8'));
+      if (m) {
+        clearTimeout(timer);
+        watcher.close();
+        resolve(m[0]);
+      }
+      return m !== null;
+    };
+    const timer = setTimeout(() => {
+      watcher.close();
+      reject(new Error(`${re} not in ${file} within ${timeoutMs}ms`));
+    }, timeoutMs);
+    const watcher = watch(file, () => void check());
+    check();
+  });
+}
+
+test('the log level changes at run time through the admin API, without a restart', async (t) => {
+  const httpbin = mesh.proxy('httpbin');
+  const admin = `http://127.0.0.1:${httpbin.adminPort}`;
+  t.is(((await (await fetch(`${admin}/logging`)).json()) as { level: string }).level, 'info');
+  const set = await fetch(`${admin}/logging?level=debug`, { method: 'POST' });
+  t.is(set.status, 200);
+  t.is(((await (await fetch(`${admin}/logging`)).json()) as { level: string }).level, 'debug');
+  const inbound = httpbin.inbound.get(8000) ?? '';
+  await run('curl', ['-sS', '--max-time', '10', '-o', '/dev/null', `http://${inbound}/ip`]);
+  const line = await waitForLine(httpbin.process.logFile, /"level":"debug"[^\n]*inbound connection sniffed/);
+  t.regex(line, /"kind":"plaintext"/);
+  t.is((await fetch(`${admin}/logging?level=loud`, { method: 'POST' })).status, 400);
+  await fetch(`${admin}/logging?level=info`, { method: 'POST' });
 });
