@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { LogRateLimit } from './log-rate-limit.js';
 import { errnoCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import type { MtlsMode } from '../../shared/policy/types.js';
@@ -107,10 +108,13 @@ export class ProxyEvents extends EventEmitter<ProxyEventMap> {}
  * Logs the events an operator needs: every handshake failure (warn, with the peer address, both identities and
  * the reason in words) and every unreachable upstream; connections only at debug. Returns the unsubscribe.
  */
-export function logProxyEvents(events: ProxyEvents, log: Logger): () => void {
+export function logProxyEvents(events: ProxyEvents, log: Logger, limit: LogRateLimit = new LogRateLimit()): () => void {
   const onFailure = (e: HandshakeFailure): void => {
+    const dropped = limit.take(`${e.direction}:${e.reason}`);
+    if (dropped === undefined) return;
     log.warn(
       {
+        ...(dropped > 0 ? { suppressedSinceLastLine: dropped } : {}),
         direction: e.direction,
         reason: e.reason,
         listener: e.listener,
@@ -125,7 +129,9 @@ export function logProxyEvents(events: ProxyEvents, log: Logger): () => void {
     );
   };
   const onUpstream = (e: UpstreamFailure): void => {
-    log.warn({ direction: e.direction, listener: e.listener, target: e.target, code: errnoCode(e.error), error: e.error.message }, `cannot reach ${e.target}`);
+    const dropped = limit.take(`upstream:${e.target}`);
+    if (dropped === undefined) return;
+    log.warn({ direction: e.direction, listener: e.listener, target: e.target, code: errnoCode(e.error), error: e.error.message, ...(dropped > 0 ? { suppressedSinceLastLine: dropped } : {}) }, `cannot reach ${e.target}`);
   };
   const onAccepted = (e: ConnectionAccepted): void => {
     if (log.isLevelEnabled('debug')) log.debug({ ...e }, `${e.direction} connection (${e.tlsMode})`);
