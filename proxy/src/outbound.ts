@@ -80,6 +80,9 @@ export function connectMesh(target: MeshTarget, contexts: TlsContexts, opts: Con
     return Promise.reject(new HandshakeError('identity_mismatch', `no SPIFFE ID is registered for ${target.serverName ?? where}`));
   }
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUTS.handshakeMs;
+  const servername = target.serverName && isIP(target.serverName) === 0 ? target.serverName : undefined;
+  const sessionKey = `${target.host}:${target.port}/${servername ?? ''}`;
+  const cached = ctx.sessions.get(sessionKey);
   return new Promise<TLSSocket>((resolve, reject) => {
     let peerId: string | undefined;
     let tcpUp = false;
@@ -89,8 +92,10 @@ export function connectMesh(target: MeshTarget, contexts: TlsContexts, opts: Con
       host: target.host,
       port: target.port,
       secureContext: ctx.client,
+      // Resumes the last verified session with this destination under the current contexts (dropped on rotation).
+      session: cached?.session,
       ALPNProtocols: [...MESH_ALPN_PROTOCOLS],
-      servername: target.serverName && isIP(target.serverName) === 0 ? target.serverName : undefined,
+      servername,
       rejectUnauthorized: true,
       allowHalfOpen: true,
       checkServerIdentity: (_host, cert) => {
@@ -106,6 +111,7 @@ export function connectMesh(target: MeshTarget, contexts: TlsContexts, opts: Con
       settled = true;
       timer.cancel();
       sock.destroy();
+      if (cached) ctx.sessions.delete(sessionKey);
       if (!tcpUp && !(err instanceof HandshakeError)) {
         reject(new UpstreamError('connect-failed', where, asError(err).message, { cause: err }));
       } else {
@@ -133,11 +139,26 @@ export function connectMesh(target: MeshTarget, contexts: TlsContexts, opts: Con
         fail(new HandshakeError('protocol_mismatch', `${where} did not select ALPN ${MESH_ALPN} (got ${String(sock.alpnProtocol)}): not a mesh sidecar`));
         return;
       }
+      // Node skips checkServerIdentity on a resumed session (and has no peer certificate to show for it): only the
+      // server context that sealed the ticket can resume it, so the server is the one verified when the session
+      // was cached, and secure naming is checked here on that identity against today's expected identities.
+      if (sock.isSessionReused()) {
+        if (!cached || !target.expectedIds.includes(cached.peerId)) {
+          fail(new HandshakeError('identity_mismatch', `server presented ${cached?.peerId ?? 'an unknown identity'}, expected ${target.expectedIds.join(' or ')}`, { peerId: cached?.peerId }));
+          return;
+        }
+        peerId = cached.peerId;
+      }
       settled = true;
       timer.cancel();
       sock.removeListener('error', fail);
       sock.on('error', ignoreError);
-      if (peerId) verifiedIds.set(sock, peerId);
+      if (peerId) {
+        verifiedIds.set(sock, peerId);
+        // TLS 1.3 tickets arrive after the handshake; only a connection that passed every check above keeps one.
+        const verified = peerId;
+        sock.on('session', (session: Buffer) => ctx.sessions.set(sessionKey, { session, peerId: verified }));
+      }
       resolve(sock);
     });
   });

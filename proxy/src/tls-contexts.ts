@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { constants as cryptoConstants } from 'node:crypto';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { asError } from '../../shared/errors.js';
 import { MESH_ALPN } from '../../shared/secret-types.js';
@@ -33,7 +32,48 @@ export interface MeshContexts {
   readonly client: SecureContext;
   /** Increments with every rebuild; tests and /config_dump see which generation a socket got. */
   readonly generation: number;
+  /**
+   * Client-side TLS sessions of this generation, one per destination (see connectMesh). Belongs to these
+   * contexts, so a rotation or bundle change (a new generation) drops every one of them.
+   */
+  readonly sessions: SessionCache;
 }
+
+/** At most this many destinations keep a resumable session per generation (oldest dropped first). */
+export const MAX_CACHED_SESSIONS = 1024;
+
+/** A session to resume and the SPIFFE ID of the server that was verified on the connection that produced it. */
+export interface CachedSession {
+  readonly session: Buffer;
+  readonly peerId: string;
+}
+
+/** A bounded map destination → the latest session ticket the server sent on a verified connection. */
+export class SessionCache {
+  readonly #byKey = new Map<string, CachedSession>();
+  get(key: string): CachedSession | undefined {
+    return this.#byKey.get(key);
+  }
+  set(key: string, session: CachedSession): void {
+    this.#byKey.delete(key);
+    this.#byKey.set(key, session);
+    if (this.#byKey.size > MAX_CACHED_SESSIONS) {
+      const oldest = this.#byKey.keys().next();
+      if (!oldest.done) this.#byKey.delete(oldest.value);
+    }
+  }
+  delete(key: string): void {
+    this.#byKey.delete(key);
+  }
+  get size(): number {
+    return this.#byKey.size;
+  }
+}
+
+/** The session id context of the server contexts (OpenSSL refuses to resume a verified-client session without one). */
+const SESSION_ID_CONTEXT = 'mtls-mesh';
+/** TLS 1.3 caps a ticket's lifetime at 7 days. */
+const MAX_TICKET_LIFETIME_S = 7 * 24 * 3600;
 
 export interface TlsContextsEvents {
   /** New contexts are in use for new connections. */
@@ -55,14 +95,22 @@ export function buildMeshContexts(snapshot: IdentitySnapshot, generation: number
     ciphers: MESH_CIPHERS,
     ecdhCurve: MESH_ECDH_CURVES,
     honorCipherOrder: true,
-    // No tickets: a resumed session would skip verification against a bundle that may have changed since.
-    secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
   };
+  // Session tickets (resumption between sidecars) are sealed with keys that each server context draws at random
+  // when it is built, and clients keep sessions per generation (MeshContexts.sessions): a rotation or bundle
+  // change builds new contexts, so no session survives it and a resumed session never skips verification against
+  // a bundle that changed since. A ticket also never outlives the certificate it was issued under.
+  const server = createSecureContext({
+    ...common,
+    sessionIdContext: SESSION_ID_CONTEXT,
+    sessionTimeout: Math.max(1, Math.min(MAX_TICKET_LIFETIME_S, Math.floor((snapshot.notAfterMs - Date.now()) / 1000))),
+  });
   return {
     snapshot,
-    server: createSecureContext(common),
+    server,
     client: createSecureContext(common),
     generation,
+    sessions: new SessionCache(),
   };
 }
 

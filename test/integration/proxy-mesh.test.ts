@@ -4,7 +4,7 @@ import { request, Agent, type IncomingMessage } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { ConnectionAccepted, HandshakeFailure } from '../../proxy/src/events.js';
-import { connectMesh } from '../../proxy/src/outbound.js';
+import { connectMesh, verifiedPeerId } from '../../proxy/src/outbound.js';
 import { createPkiSet, opensslDate, spiffe, type LeafMaterial, type PkiSet } from '../helpers/openssl-pki.js';
 import { closeServer, closed, listenOn, readAll, startEchoApp, startHttpApp, waitForEvent, type SeenRequest } from '../helpers/proxy-harness.js';
 import { sidecar, type Sidecar } from '../helpers/proxy-sidecars.js';
@@ -218,4 +218,48 @@ test('hot swap: an open connection carries on, a new one gets the new certificat
 
   s.end();
   t.is((await readAll(s)).toString(), '');
+});
+
+test('session resumption between sidecars: a new connection resumes, a rotation on either side forces a full handshake', async (t) => {
+  const { a, b } = pair(t);
+  const app = await startEchoApp();
+  t.teardown(() => app.close());
+  const inB = await b.inbound(app.port, false);
+  const target = { host: '127.0.0.1', port: inB.port, expectedIds: [ID_B] };
+  /** One echo round trip (the server's session tickets arrive before the echo), then the close. */
+  const roundTrip = async (expectReused: boolean, serial: string): Promise<void> => {
+    const accepted = waitForEvent<ConnectionAccepted>(b.events, 'connection-accepted');
+    const s: TLSSocket = await connectMesh(target, a.contexts);
+    t.is(s.isSessionReused(), expectReused);
+    // A resumed session has no peer certificate to show; the server's accepted event says which certificate it used.
+    t.is(verifiedPeerId(s), ID_B);
+    const acc = await accepted;
+    t.is(acc.peerId, ID_A);
+    t.is(acc.localSerial, serial);
+    s.end('ping');
+    t.is((await readAll(s)).toString(), 'ping');
+  };
+  await roundTrip(false, leafB.serialHex);
+  t.is(a.contexts.current()?.sessions.size, 1);
+  await roundTrip(true, leafB.serialHex);
+
+  // Server rotation: its new context cannot open the old tickets.
+  const leafB2 = await pki.mesh.leaf({ spiffeId: ID_B });
+  const rebuiltB = once(b.contexts, 'rebuilt', { signal: AbortSignal.timeout(5000) });
+  b.source.set(pki.mesh.snapshot(leafB2));
+  await rebuiltB;
+  await roundTrip(false, leafB2.serialHex);
+  await roundTrip(true, leafB2.serialHex);
+  // A resumed session still passes secure naming against today's expected identities.
+  const err = await t.throwsAsync(connectMesh({ ...target, expectedIds: [spiffe('foo', 'someone-else')] }, a.contexts));
+  t.is((err as unknown as { reason: string }).reason, 'identity_mismatch');
+  await roundTrip(false, leafB2.serialHex);
+
+  // Client rotation: the new generation starts with no session.
+  const leafA2 = await pki.mesh.leaf({ spiffeId: ID_A });
+  const rebuiltA = once(a.contexts, 'rebuilt', { signal: AbortSignal.timeout(5000) });
+  a.source.set(pki.mesh.snapshot(leafA2));
+  await rebuiltA;
+  t.is(a.contexts.current()?.sessions.size, 0);
+  await roundTrip(false, leafB2.serialHex);
 });
