@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import * as http2 from 'node:http2';
 import type { SecureContext, PeerCertificate } from 'node:tls';
 import type { MethodDefinition } from '@grpc/grpc-js';
-import { checkControlPlane } from '../../proxy/src/identity/secret-session.js';
+import { checkControlPlane } from '../../proxy/src/control-plane-channel.js';
 
 export interface H2StreamOptions {
   readonly target: string;

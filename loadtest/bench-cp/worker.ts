@@ -14,7 +14,8 @@ import * as grpc from '@grpc/grpc-js';
 import { generateKeyPairSync } from 'node:crypto';
 import { createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
 import type { EventLoopUtilization } from 'node:perf_hooks';
-import { SecretSession, checkControlPlane } from '../../proxy/src/identity/secret-session.js';
+import { SecretSession } from '../../proxy/src/identity/secret-session.js';
+import { checkControlPlane } from '../../proxy/src/control-plane-channel.js';
 import { CHANNEL_OPTIONS } from '../../proxy/src/control-plane-channel.js';
 import { policyDiscovery, type PolicyResponse, type PolicyStreamClient } from '../../shared/policy-types.js';
 import { secretDiscovery, type SecretRequest, type SecretResponse } from '../../shared/secret-types.js';
@@ -103,7 +104,7 @@ function startSecret(p: SimProxy, w: WorkerInit): void {
     wireSecret(p, w, s, 'message');
     return;
   }
-  const session = new SecretSession(w.target, { rootsPem: w.rootsPem, token: p.token }, controlPlaneSpiffeId(w.trustDomain));
+  const session = new SecretSession(w.target, { rootsPem: w.rootsPem, token: p.token }, w.trustDomain);
   p.session = session;
   wireSecret(p, w, session, 'response');
 }

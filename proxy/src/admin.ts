@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import { X509Certificate, createPublicKey } from 'node:crypto';
-import { validateChain } from './identity/validate-secret.js';
+import { X509Certificate } from 'node:crypto';
+import { validateSnapshotChain } from './identity/validate-secret.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { LevelWithSilent } from 'pino';
 import { systemClock, type Clock } from '../../shared/clock.js';
@@ -62,13 +62,7 @@ function certJson(c: CertInfo, nowMs: number): Record<string, unknown> {
 function chainCheck(snap: IdentitySnapshot, nowMs: number): { ok: boolean; detail: string } {
   try {
     const roots = snap.rootsPem.map((p) => new X509Certificate(p));
-    validateChain(
-      { pem: [...snap.chainPem], serial_hex: snap.serialHex, not_before_unix_ms: snap.notBeforeMs, not_after_unix_ms: snap.notAfterMs },
-      createPublicKey(snap.privateKey),
-      snap.spiffeId,
-      roots,
-      nowMs,
-    );
+    validateSnapshotChain(snap, roots, nowMs);
     return { ok: true, detail: `chain verifies against the trust bundle (${roots.length} root${roots.length === 1 ? '' : 's'})` };
   } catch (e) {
     return { ok: false, detail: e instanceof Error ? e.message : String(e) };

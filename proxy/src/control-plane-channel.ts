@@ -1,7 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import { controlPlaneSpiffeId } from '../../shared/spiffe.js';
-import { checkControlPlane } from './identity/secret-session.js';
 import type { IdentitySnapshot } from './identity/snapshot.js';
 
 /** Channel options for every stream to the control plane. */
@@ -10,12 +9,25 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.ssl_target_name_override': 'mesh-control-plane',
   'grpc.keepalive_time_ms': 30_000,
   'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.initial_reconnect_backoff_ms': 500,
 };
 
-/** mTLS to the control plane with the workload's current certificate; the server must be the control plane's SPIFFE ID. */
-export function mtlsCredentials(snap: IdentitySnapshot, bootstrapRootsPem: string, trustDomain: string): grpc.ChannelCredentials {
+/** Secure naming for the control plane: its certificate must carry its SPIFFE ID; hostnames do not matter. */
+export function checkControlPlane(cert: PeerCertificate, expected: string): Error | undefined {
+  const sans = (cert.subjectaltname ?? '').split(', ');
+  if (sans.includes(`URI:${expected}`)) return undefined;
+  return new Error(`control plane certificate does not carry ${expected} (has ${cert.subjectaltname ?? 'no SAN'})`);
+}
+
+/** TLS to the control plane, verified against `rootsPem`; with a key and chain, mTLS as this workload. */
+export function controlPlaneCredentials(rootsPem: string, trustDomain: string, keyPem?: string, chainPem?: string): grpc.ChannelCredentials {
   const expected = controlPlaneSpiffeId(trustDomain);
-  return grpc.credentials.createSsl(Buffer.from([bootstrapRootsPem, ...snap.rootsPem].join('\n')), Buffer.from(snap.privateKeyPem), Buffer.from(snap.chainPem.join('')), {
+  return grpc.credentials.createSsl(Buffer.from(rootsPem), keyPem ? Buffer.from(keyPem) : null, chainPem ? Buffer.from(chainPem) : null, {
     checkServerIdentity: (_h: string, cert: PeerCertificate) => checkControlPlane(cert, expected),
   });
+}
+
+/** mTLS with the workload's current certificate, trusting the bootstrap roots and the current bundle. */
+export function mtlsCredentials(snap: IdentitySnapshot, bootstrapRootsPem: string, trustDomain: string): grpc.ChannelCredentials {
+  return controlPlaneCredentials([bootstrapRootsPem, ...snap.rootsPem].join('\n'), trustDomain, snap.privateKeyPem, snap.chainPem.join(''));
 }

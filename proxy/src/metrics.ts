@@ -1,9 +1,8 @@
-import { X509Certificate } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import type { AuthzDenied, ConnectionAccepted, ConnectionClosed, HandshakeFailure, ProxyEvents, UpstreamFailure } from './events.js';
 import type { IdentitySnapshot } from './identity/snapshot.js';
-import { spiffeIdOfSans } from './peer-identity.js';
+import { describeCert } from '../../shared/x509/cert-info.js';
 
 /** Chain levels, as the alert rules name them. */
 export type CertLevel = 'workload' | 'issuing' | 'intermediate' | 'root';
@@ -24,16 +23,15 @@ export interface CertInfo {
 export function describeSnapshotCerts(snapshot: IdentitySnapshot): CertInfo[] {
   const out: CertInfo[] = [];
   const add = (pem: string, level: CertLevel): void => {
-    const c = new X509Certificate(pem);
-    const id = spiffeIdOfSans(c.subjectAltName);
+    const c = describeCert(pem);
     out.push({
       level,
-      serialHex: c.serialNumber.toLowerCase(),
-      subject: c.subject.replace(/\n/g, ', '),
-      issuer: c.issuer.replace(/\n/g, ', '),
-      spiffeId: id.ok ? id.spiffeId : undefined,
-      notBeforeMs: Date.parse(c.validFrom),
-      notAfterMs: Date.parse(c.validTo),
+      serialHex: c.serialHex,
+      subject: c.subject,
+      issuer: c.issuer,
+      spiffeId: c.spiffeId,
+      notBeforeMs: c.notBeforeMs,
+      notAfterMs: c.notAfterMs,
       fingerprint256: c.fingerprint256,
       pem,
     });

@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { SecretSession } from '../../proxy/src/identity/secret-session.js';
 import type { SecretRequest, SecretResponse } from '../../shared/secret-types.js';
-import { controlPlaneSpiffeId } from '../../shared/spiffe.js';
 
 export interface StreamOutcome {
   response?: SecretResponse;
@@ -18,7 +17,7 @@ export async function askOnce(
   req: SecretRequest,
   trustDomain = 'cluster.local',
 ): Promise<StreamOutcome & { session: SecretSession }> {
-  const session = new SecretSession(target, creds, controlPlaneSpiffeId(trustDomain));
+  const session = new SecretSession(target, creds, trustDomain);
   session.send(req);
   const signal = AbortSignal.timeout(15_000);
   const outcome = await Promise.race([

@@ -4,14 +4,14 @@ import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { Clock, Timer } from '../../../shared/clock.js';
 import type { Logger } from '../../../shared/logging.js';
 import { asError, errnoCode } from '../../../shared/errors.js';
-import { controlPlaneSpiffeId, spiffeId, type WorkloadIdentity } from '../../../shared/spiffe.js';
+import { spiffeId, type WorkloadIdentity } from '../../../shared/spiffe.js';
 import type { NodeInfo, SecretResponse } from '../../../shared/secret-types.js';
 import { createCsr } from '../../../shared/x509/csr-build.js';
 import { generateWorkloadKey } from '../../../shared/x509/keys.js';
 import { Backoff, INITIAL_BACKOFF_MS } from './backoff.js';
 import { RotationScheduler } from './rotation.js';
 import { SecretSession, type SessionCredentials } from './secret-session.js';
-import { validateBundle, validateChain } from './validate-secret.js';
+import { validateBundle, validateChain, validateSnapshotChain } from './validate-secret.js';
 import { BootstrapError, SecretRejectedError } from './errors.js';
 import type { IdentitySnapshot, IdentitySource } from './snapshot.js';
 
@@ -137,7 +137,7 @@ export class IdentityManager extends EventEmitter implements IdentitySource {
       const { privateKey, publicKey, privateKeyPem } = generateWorkloadKey();
       const csrPem = createCsr({ privateKey, publicKey, uri: this.#spiffeId, dnsNames: [...this.o.dnsNames] });
       const { creds, kind } = await this.#credentials();
-      session = new SecretSession(this.o.controlPlane, creds, controlPlaneSpiffeId(this.o.identity.trustDomain));
+      session = new SecretSession(this.o.controlPlane, creds, this.o.identity.trustDomain);
       session.send({
         node: this.#node(),
         csr_pem: csrPem,
@@ -275,7 +275,7 @@ export class IdentityManager extends EventEmitter implements IdentitySource {
 
   #chainsToBundle(snap: IdentitySnapshot): boolean {
     try {
-      validateChain({ pem: [...snap.chainPem], serial_hex: snap.serialHex, not_before_unix_ms: snap.notBeforeMs, not_after_unix_ms: snap.notAfterMs }, snap.privateKey, this.#spiffeId, this.#roots, this.o.clock.now());
+      validateSnapshotChain(snap, this.#roots, this.o.clock.now());
       return true;
     } catch {
       return false;
@@ -301,7 +301,7 @@ export class IdentityManager extends EventEmitter implements IdentitySource {
     const session = new SecretSession(
       this.o.controlPlane,
       { rootsPem: this.#controlPlaneRoots(), keyPem: snap.privateKeyPem, chainPem: snap.chainPem.join('') },
-      controlPlaneSpiffeId(this.o.identity.trustDomain),
+      this.o.identity.trustDomain,
     );
     session.send({ node: this.#node(), version_info: snap.serialHex });
     try {

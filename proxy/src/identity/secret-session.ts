@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import type { PeerCertificate } from 'node:tls';
+import { controlPlaneCredentials, CHANNEL_OPTIONS } from '../control-plane-channel.js';
 import { secretDiscovery, type SecretRequest, type SecretResponse, type SecretStreamClient } from '../../../shared/secret-types.js';
 
 export interface SessionCredentials {
@@ -22,22 +22,10 @@ export class SecretSession extends EventEmitter {
   readonly #call: SecretStreamClient;
   #closed = false;
 
-  constructor(target: string, creds: SessionCredentials, expectedServerId: string) {
+  constructor(target: string, creds: SessionCredentials, trustDomain: string) {
     super();
-    const channelCreds = grpc.credentials.createSsl(
-      Buffer.from(creds.rootsPem),
-      creds.keyPem ? Buffer.from(creds.keyPem) : null,
-      creds.chainPem ? Buffer.from(creds.chainPem) : null,
-      { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkControlPlane(cert, expectedServerId) },
-    );
     const Client = secretDiscovery();
-    this.#client = new Client(target, channelCreds, {
-      // The control plane is authenticated by SPIFFE ID; a fixed name keeps TLS from sending an IP as SNI.
-      'grpc.ssl_target_name_override': 'mesh-control-plane',
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
-      'grpc.initial_reconnect_backoff_ms': 500,
-    });
+    this.#client = new Client(target, controlPlaneCredentials(creds.rootsPem, trustDomain, creds.keyPem, creds.chainPem), CHANNEL_OPTIONS);
     const md = new grpc.Metadata();
     if (creds.token) md.set('authorization', `Bearer ${creds.token}`);
     const stream = this.#client as unknown as { StreamSecrets(md: grpc.Metadata): SecretStreamClient };
@@ -68,11 +56,4 @@ export class SecretSession extends EventEmitter {
     this.#client.close();
     this.emit('closed', err);
   }
-}
-
-/** Secure naming for the control plane: its certificate must carry its SPIFFE ID; hostnames do not matter. */
-export function checkControlPlane(cert: PeerCertificate, expected: string): Error | undefined {
-  const sans = (cert.subjectaltname ?? '').split(', ');
-  if (sans.includes(`URI:${expected}`)) return undefined;
-  return new Error(`control plane certificate does not carry ${expected} (has ${cert.subjectaltname ?? 'no SAN'})`);
 }

@@ -1,7 +1,8 @@
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
 import type { CertificateChainMsg, TrustBundleMsg } from '../../../shared/secret-types.js';
 import { describeCert } from '../../../shared/x509/cert-info.js';
 import { SecretRejectedError } from './errors.js';
+import type { IdentitySnapshot } from './snapshot.js';
 
 export interface ValidatedChain {
   readonly chainPem: readonly string[];
@@ -63,4 +64,15 @@ export function validateChain(
     throw new SecretRejectedError('chain-untrusted', `the chain's top (issuer ${top.issuer.replace(/\n/g, ', ')}) is not signed by any root of the trust bundle`);
   }
   return { chainPem: msg.pem, serialHex: info.serialHex, notBeforeMs: info.notBeforeMs, notAfterMs: info.notAfterMs };
+}
+
+/** Does the chain a snapshot serves still verify, for its own key and ID, against these roots now? Throws if not. */
+export function validateSnapshotChain(snap: IdentitySnapshot, roots: readonly X509Certificate[], nowMs: number): void {
+  validateChain(
+    { pem: [...snap.chainPem], serial_hex: snap.serialHex, not_before_unix_ms: snap.notBeforeMs, not_after_unix_ms: snap.notAfterMs },
+    createPublicKey(snap.privateKey),
+    snap.spiffeId,
+    roots,
+    nowMs,
+  );
 }
